@@ -1,0 +1,120 @@
+"""Exact pair statistics for contrastive objectives.
+
+Every loss in :mod:`contrastkit.losses` is a short formula over :func:`pair_statistics`, which
+compares anchors ``A (N x d)`` with candidates ``C (M x d)`` through scaled logits
+``s_ij = scale * <a_i, c_j>`` and reduces them per anchor (and per candidate) according to a
+:class:`PairStructure`. The backend that computes them is replaceable without touching any loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import torch
+from torch import Tensor
+
+from .reference import reference_pair_statistics
+from .stats import ALL_STATS, COL_STATS, ROW_STATS, PairStats, check_wanted
+from .structure import PairStructure
+
+BACKENDS: dict[str, Callable[..., PairStats]] = {"reference": reference_pair_statistics}
+BACKEND_NAMES = ("auto", "reference", "streaming")
+
+
+def check_backend(backend: str) -> str:
+    if backend not in BACKEND_NAMES:
+        raise ValueError(f"backend: expected one of {BACKEND_NAMES}, got {backend!r}")
+    return backend
+
+
+def resolve_backend(backend: str, num_anchors: int, num_candidates: int, dim: int,
+                    device: torch.device) -> str:
+    """Pick a concrete backend name; ``auto`` uses the reference path until streaming exists."""
+    check_backend(backend)
+    if backend == "auto":
+        return "streaming" if "streaming" in BACKENDS and num_anchors * num_candidates > 0 and \
+            _auto_prefers_streaming(num_anchors, num_candidates, dim, device) else "reference"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend: {backend!r} is not available in this installation")
+    return backend
+
+
+def _auto_prefers_streaming(n: int, m: int, d: int, device: torch.device) -> bool:
+    """Hook replaced by the streaming backend's selection rule."""
+    return False
+
+
+def pair_statistics(
+    anchors: Tensor,
+    candidates: Tensor,
+    structure: PairStructure,
+    want: Iterable[str],
+    *,
+    scale: Tensor | float,
+    tilts: Iterable[float] = (1.0,),
+    bias: Tensor | float | None = None,
+    row_negatives: Tensor | None = None,
+    backend: str = "auto",
+    tile_size: int | None = None,
+) -> PairStats:
+    """Compute the requested statistics of ``s = scale * anchors @ candidates.T``.
+
+    Args:
+        anchors: ``(N, d)`` floating tensor.
+        candidates: ``(M, d)`` floating tensor, same dtype and device.
+        structure: positive / exclusion rules (:class:`PairStructure`) for ``N`` x ``M`` pairs.
+        want: names from :data:`ALL_STATS`.
+        scale: inverse temperature, a float or a 0-d tensor (may require grad).
+        tilts: the ``g`` of ``lse_neg`` (one output column per tilt).
+        bias: additive logit bias of the pairwise-sigmoid terms (``pair_sum``).
+        row_negatives: optional ``(N, K, d)`` per-anchor extra negatives.
+        backend: ``"auto"``, ``"reference"`` or ``"streaming"``.
+        tile_size: candidate tile size for the streaming backend.
+
+    Returns:
+        :class:`PairStats` with float32 tensors (float64 for float64 inputs).
+    """
+    want = check_wanted(tuple(want))
+    tilts = tuple(float(g) for g in tilts)
+    if not tilts:
+        raise ValueError("tilts: expected at least one tilt")
+    if anchors.dim() != 2 or candidates.dim() != 2:
+        raise ValueError(
+            f"anchors, candidates: expected 2-D tensors, got {tuple(anchors.shape)} and "
+            f"{tuple(candidates.shape)}"
+        )
+    if anchors.shape[1] != candidates.shape[1]:
+        raise ValueError(
+            f"candidates: feature size {candidates.shape[1]} does not match anchors' {anchors.shape[1]}"
+        )
+    n, m = anchors.shape[0], candidates.shape[0]
+    if (structure.num_anchors, structure.num_candidates) != (n, m):
+        raise ValueError(
+            f"structure: built for {structure.num_anchors} x {structure.num_candidates} pairs, "
+            f"got {n} anchors x {m} candidates"
+        )
+    if row_negatives is not None and (
+        row_negatives.dim() != 3 or row_negatives.shape[0] != n
+        or row_negatives.shape[2] != anchors.shape[1]
+    ):
+        raise ValueError(
+            f"row_negatives: expected shape ({n}, K, {anchors.shape[1]}), got {tuple(row_negatives.shape)}"
+        )
+    name = resolve_backend(backend, n, m, anchors.shape[1], anchors.device)
+    kwargs = {"scale": scale, "tilts": tilts, "bias": bias, "row_negatives": row_negatives}
+    if name != "reference" and tile_size is not None:
+        kwargs["tile_size"] = tile_size
+    return BACKENDS[name](anchors, candidates, structure, want, **kwargs)
+
+
+__all__ = [
+    "ALL_STATS",
+    "BACKENDS",
+    "COL_STATS",
+    "ROW_STATS",
+    "PairStats",
+    "PairStructure",
+    "check_backend",
+    "pair_statistics",
+    "reference_pair_statistics",
+]

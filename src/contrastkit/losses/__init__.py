@@ -1,0 +1,9 @@
+"""The contrastive objective catalogue: each loss a short formula over :mod:`contrastkit.engine`."""
+
+from .infonce import InfoNCE
+from .ntxent import NTXent
+
+__all__ = [
+    "InfoNCE",
+    "NTXent",
+]

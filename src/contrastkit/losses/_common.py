@@ -1,0 +1,147 @@
+"""Shared pieces of every loss: input validation, normalisation, temperature and reduction."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from ..engine import check_backend
+from ..engine.reference import accumulation_dtype
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def check_embeddings(name: str, x: Tensor, ndim: int = 2) -> Tensor:
+    """Raise ``ValueError`` naming ``name`` unless ``x`` is a finite floating tensor of rank ``ndim``."""
+    if not isinstance(x, Tensor):
+        raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D tensor, got shape {tuple(x.shape)}")
+    if not x.is_floating_point():
+        raise ValueError(f"{name}: expected a floating dtype, got {x.dtype}")
+    if x.numel() == 0:
+        raise ValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
+    if not torch.isfinite(x).all():
+        raise ValueError(f"{name}: contains NaN or infinite values")
+    return x
+
+
+def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_b}: shape {tuple(b.shape)} does not match {name_a}'s {tuple(a.shape)}"
+        )
+
+
+def check_feature_dim(name: str, x: Tensor, d: int) -> None:
+    if x.shape[-1] != d:
+        raise ValueError(f"{name}: feature size {x.shape[-1]} does not match the embeddings' {d}")
+
+
+def check_index_vector(name: str, x: Tensor | None, n: int, device: torch.device) -> Tensor | None:
+    """Validate labels / ids: a 1-D integer tensor of length ``n``; returned as int64 on ``device``."""
+    if x is None:
+        return None
+    if not isinstance(x, Tensor):
+        x = torch.as_tensor(x)
+    if x.dim() != 1 or x.shape[0] != n:
+        raise ValueError(f"{name}: expected a 1-D tensor of length {n}, got shape {tuple(x.shape)}")
+    if x.is_floating_point() or x.is_complex() or x.dtype == torch.bool:
+        raise ValueError(f"{name}: expected an integer tensor, got {x.dtype}")
+    return x.to(device=device, dtype=torch.long)
+
+
+def dense_codes(*vectors: Tensor) -> list[Tensor]:
+    """Map arbitrary integer labels (possibly negative) jointly to ``0..L-1`` so that ``-1`` can
+    mean "no label" inside the engine."""
+    sizes = [v.numel() for v in vectors]
+    _, codes = torch.unique(torch.cat(vectors), return_inverse=True)
+    return list(torch.split(codes, sizes))
+
+
+def check_positive_float(name: str, value: float) -> float:
+    value = float(value)
+    if not math.isfinite(value) or value <= 0:
+        raise ValueError(f"{name}: expected a finite value > 0, got {value}")
+    return value
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
+    return reduction
+
+
+def reduce(per_anchor: Tensor, reduction: str) -> Tensor:
+    if reduction == "mean":
+        return per_anchor.mean()
+    if reduction == "sum":
+        return per_anchor.sum()
+    return per_anchor
+
+
+def normalize(x: Tensor, enabled: bool = True) -> Tensor:
+    """``x / max(||x||_2, 1e-12)`` along the last dimension (FORMULAS.md section 0), computed in
+    float32 (float64 stays float64) so that half-precision inputs lose nothing before the engine."""
+    x = x.to(accumulation_dtype(x))
+    return F.normalize(x, dim=-1, eps=1e-12) if enabled else x
+
+
+class Temperature(nn.Module):
+    """A temperature ``tau``, fixed or learnable; learnable values are stored as ``log tau``.
+
+    ``scale()`` returns ``1 / tau``: an exact Python float when fixed, a 0-d tensor on the
+    parameter's device when learnable.
+    """
+
+    def __init__(self, temperature: float, learnable: bool = False, name: str = "temperature"):
+        super().__init__()
+        temperature = check_positive_float(name, temperature)
+        log_tau = torch.tensor(math.log(temperature), dtype=torch.float32)
+        if learnable:
+            self.log_temperature = nn.Parameter(log_tau)
+        else:
+            self.register_buffer("log_temperature", log_tau)
+        self.learnable = learnable
+        self._fixed = None if learnable else temperature
+
+    @property
+    def value(self) -> float:
+        if self._fixed is not None:
+            return self._fixed
+        return float(self.log_temperature.detach().exp())
+
+    def scale(self) -> Tensor | float:
+        if self._fixed is not None:
+            return 1.0 / self._fixed
+        return torch.exp(-self.log_temperature)
+
+    def extra_repr(self) -> str:
+        return f"temperature={self.value:.4g}, learnable={self.learnable}"
+
+
+class ContrastiveLoss(nn.Module):
+    """Base of the engine-backed losses: holds temperature, normalisation, reduction and backend."""
+
+    def __init__(self, temperature: float, *, learnable_temperature: bool = False,
+                 normalize: bool = True, reduction: str = "mean", backend: str = "auto",
+                 tile_size: int | None = None):
+        super().__init__()
+        self.temperature = Temperature(temperature, learnable_temperature)
+        self.normalize = bool(normalize)
+        self.reduction = check_reduction(reduction)
+        self.backend = check_backend(backend)
+        if tile_size is not None and (not isinstance(tile_size, int) or tile_size < 1):
+            raise ValueError(f"tile_size: expected a positive int or None, got {tile_size!r}")
+        self.tile_size = tile_size
+
+    def engine_options(self) -> dict:
+        """Keyword arguments forwarded to :func:`contrastkit.engine.pair_statistics`."""
+        return {"backend": self.backend, "tile_size": self.tile_size}
+
+    def prepare(self, name: str, x: Tensor, ndim: int = 2) -> Tensor:
+        """Validate and (unless ``normalize=False``) L2-normalise one embedding input."""
+        return normalize(check_embeddings(name, x, ndim), self.normalize)

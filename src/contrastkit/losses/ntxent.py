@@ -1,0 +1,54 @@
+"""NT-Xent, the SimCLR objective over 2N anchors."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..engine import PairStructure, pair_statistics
+from ._common import ContrastiveLoss, reduce
+
+
+def two_view_structure(n: int, device: torch.device) -> PairStructure:
+    """SimCLR layout over ``z = [u; v]`` (2N rows): row ``i``'s positive is row ``(i + N) mod 2N``,
+    the row itself is excluded, every other row is a negative."""
+    rows = torch.arange(2 * n, device=device)
+    return PairStructure(2 * n, 2 * n, pos_index=(rows + n) % (2 * n), self_index=rows)
+
+
+class NTXent(ContrastiveLoss):
+    r"""NT-Xent (Chen, Kornblith, Norouzi & Hinton, 2020, "A Simple Framework for Contrastive
+    Learning of Visual Representations", arXiv:2002.05709, Eq. 1 and Algorithm 1).
+
+    .. math::
+        \mathcal{L} = \frac{1}{2N}\sum_{a=1}^{2N}\Big[-s_{a,a^+}
+            + \log\sum_{b\neq a} e^{s_{ab}}\Big],\qquad
+        s_{ab} = \langle \hat z_a, \hat z_b\rangle/\tau,\quad z = [z_1; z_2]
+
+    where :math:`a^+` is the other view of the same instance; the denominator holds the positive
+    and the :math:`2N-2` other rows.
+
+    Args:
+        temperature: :math:`\tau > 0` (default 0.5).
+        learnable_temperature, normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
+    Shapes:
+        z1, z2 ``(N, d)``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
+    Returns:
+        Scalar float32 tensor (float64 for float64 inputs).
+    Raises:
+        ValueError: names the argument, for a bad shape, non-finite input or ``temperature <= 0``.
+    """
+
+    def __init__(self, temperature: float = 0.5, **options):
+        super().__init__(temperature, **options)
+
+    def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        u = self.prepare("z1", z1)
+        v = self.prepare("z2", z2)
+        if v.shape != u.shape:
+            raise ValueError(f"z2: shape {tuple(v.shape)} does not match z1's {tuple(u.shape)}")
+        z = torch.cat([u, v])
+        stats = pair_statistics(z, z, two_view_structure(u.shape[0], z.device),
+                                {"lse_all", "pos_sum"}, scale=self.temperature.scale(),
+                                **self.engine_options())
+        return reduce(stats.lse_all - stats.pos_sum, self.reduction)

@@ -1,0 +1,3 @@
+"""contrastkit.report (see DESIGN.md section 2)."""
+
+__all__: list[str] = []

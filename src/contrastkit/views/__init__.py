@@ -1,0 +1,3 @@
+"""contrastkit.views (see DESIGN.md section 2)."""
+
+__all__: list[str] = []

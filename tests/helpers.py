@@ -1,0 +1,46 @@
+"""Shared test helpers: seeded inputs and dtype-keyed tolerances."""
+
+from __future__ import annotations
+
+import torch
+
+TOLERANCES = {
+    torch.float64: dict(rtol=1e-9, atol=1e-10),
+    torch.float32: dict(rtol=1e-5, atol=1e-6),
+    torch.bfloat16: dict(rtol=2e-2, atol=2e-2),
+    torch.float16: dict(rtol=5e-3, atol=5e-3),
+}
+
+
+def assert_close(actual, expected, dtype=None, **overrides):
+    """``torch.testing.assert_close`` with tolerances chosen by ``dtype`` (default: actual's)."""
+    actual = torch.as_tensor(actual)
+    if not isinstance(expected, torch.Tensor):
+        expected = torch.tensor(expected, dtype=torch.float64)
+    tol = dict(TOLERANCES[dtype or actual.dtype])
+    tol.update(overrides)
+    torch.testing.assert_close(actual, expected.to(actual.dtype), **tol)
+
+
+def randn(*shape, seed=0, dtype=torch.float64, requires_grad=False):
+    """A seeded standard-normal tensor (independent of the global RNG)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(*shape, generator=g, dtype=torch.float64).to(dtype)
+    return x.requires_grad_(requires_grad)
+
+
+def randint(high, *shape, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, high, shape, generator=g)
+
+
+def unit(x):
+    """Row-normalise in float64 (reference implementations do their own normalisation)."""
+    return x / x.norm(dim=-1, keepdim=True)
+
+
+def grads(fn, *inputs):
+    """Gradients of ``fn(*inputs)`` w.r.t. every input (inputs are cloned to fresh leaves)."""
+    leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
+    out = fn(*leaves)
+    return out.detach(), torch.autograd.grad(out, leaves)
