@@ -32,6 +32,14 @@ class ImageData:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    @property
+    def inputs(self) -> Tensor:
+        return self.images
+
+    def batch(self, index: Tensor) -> tuple[Tensor, Tensor | None]:
+        """``(images[index], labels[index] or None)``: the trainer's batch protocol."""
+        return self.images[index], None if self.labels is None else self.labels[index]
+
     def subset(self, index) -> ImageData:
         index = torch.as_tensor(index, dtype=torch.long)
         labels = None if self.labels is None else self.labels[index]

@@ -149,7 +149,7 @@ class Config(Section):
 
 def _describe(value: Any) -> str:
     text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= 200 else text[:197] + "..."
 
 
 def format_errors(error: ValidationError) -> str:

@@ -1,4 +1,4 @@
-"""Learning-rate schedule: linear warm-up, then cosine decay (or constant).
+r"""Learning-rate schedule: linear warm-up, then cosine decay (or constant).
 
 The rate is a pure function of the step, so resuming a run needs only the step number.
 Cosine decay follows SGDR (Loshchilov & Hutter, 2017, arXiv:1608.03983, Eq. 5) without restarts:

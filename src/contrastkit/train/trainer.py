@@ -151,8 +151,15 @@ class Trainer:
         return total
 
     # ----- evaluation ------------------------------------------------------------------------
+    def embed_function(self) -> Callable:
+        return embedding_function(self.model, self.device, self.bf16)
+
+    def evaluate_full(self, evaluator: Callable) -> dict[str, float]:
+        """One evaluator with all of its metrics, on the current weights."""
+        return evaluator(self.embed_function())
+
     def evaluate(self) -> dict[str, float]:
-        embed = embedding_function(self.model, self.device, self.bf16)
+        embed = self.embed_function()
         metrics: dict[str, float] = {}
         for evaluator in self.evaluators:
             metrics.update(evaluator(embed))
