@@ -22,8 +22,9 @@ class Parser(argparse.ArgumentParser):
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback on errors")
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback on errors"
+    )
 
 
 def build_parser() -> Parser:
@@ -32,11 +33,21 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     train = commands.add_parser("train", help="train a recipe or a TOML config (or --resume a run)")
     train.add_argument("recipe", nargs="?", help="built-in recipe name or path to a .toml config")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                       help="override one config value (repeatable)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (repeatable)",
+    )
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
-    evaluate = commands.add_parser("eval", help="evaluate a run's trained encoder and print the metrics table")
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a run's trained encoder and print the metrics table"
+    )
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
@@ -81,10 +92,26 @@ def cmd_train(args) -> int:
         config, name = load_recipe(args.recipe, args.overrides)
     else:
         raise CommandError("train: give a recipe name or a .toml config (see `contrastkit recipes`)")
-    result = train(config, name, resume_dir=args.resume, quiet=args.quiet)
+    from .train import distributed
+
+    try:
+        result = train(config, name, resume_dir=args.resume, quiet=args.quiet)
+    finally:
+        main_process = distributed.is_main()
+        distributed.shutdown()
+    if not main_process:  # under torchrun only rank 0 reports
+        return 0
     if args.json:
-        print(json.dumps({"run_dir": str(result.run_dir.path), "final": result.final,
-                          "baselines": result.baselines, "seconds": result.seconds}))
+        print(
+            json.dumps(
+                {
+                    "run_dir": str(result.run_dir.path),
+                    "final": result.final,
+                    "baselines": result.baselines,
+                    "seconds": result.seconds,
+                }
+            )
+        )
         return 0
     print(format_table(result.final, result.baselines))
     if result.stop_reason:
@@ -157,8 +184,14 @@ def cmd_recipes(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "embed": cmd_embed, "search": cmd_search,
-            "report": cmd_report, "recipes": cmd_recipes}
+COMMANDS = {
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "embed": cmd_embed,
+    "search": cmd_search,
+    "report": cmd_report,
+    "recipes": cmd_recipes,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if debug:
             raise
-        print(f"contrastkit: internal error: {type(error).__name__}: {' '.join(str(error).split())} "
-              "(rerun with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"contrastkit: internal error: {type(error).__name__}: {' '.join(str(error).split())} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1

@@ -21,10 +21,18 @@ from . import components  # noqa: F401  (registers the built-in components)
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
 
 # how each loss is called with the V view outputs (default: loss(*views))
-DEFAULT_LOSS_INPUTS = {"SupCon": "stacked+labels", "MultiViewInfoNCE": "stacked", "MVDHEL": "stacked",
-                       "PolyView": "stacked"}
-SCALE_NOTE = {"chunk_size": "GradCache", "gather_distributed": "cross-process negatives",
-              "momentum": "the momentum encoder", "queue_size": "the MoCo queue"}
+DEFAULT_LOSS_INPUTS = {
+    "SupCon": "stacked+labels",
+    "MultiViewInfoNCE": "stacked",
+    "MVDHEL": "stacked",
+    "PolyView": "stacked",
+}
+SCALE_NOTE = {
+    "chunk_size": "GradCache",
+    "gather_distributed": "cross-process negatives",
+    "momentum": "the momentum encoder",
+    "queue_size": "the MoCo queue",
+}
 
 
 @dataclass
@@ -38,8 +46,10 @@ class Components:
 def check_scale(config: Config) -> None:
     """The ``[scale]`` table validates now; its features are wired in a later version."""
     for key in config.scale.requested:
-        raise ConfigError(f"scale.{key} = {getattr(config.scale, key)!r}: {SCALE_NOTE[key]} is not "
-                          "available in the trainer yet; remove the key")
+        raise ConfigError(
+            f"scale.{key} = {getattr(config.scale, key)!r}: {SCALE_NOTE[key]} is not "
+            "available in the trainer yet; remove the key"
+        )
 
 
 def build_loss(config: Config) -> tuple[nn.Module, str]:
@@ -50,8 +60,9 @@ def build_loss(config: Config) -> tuple[nn.Module, str]:
     cls = getattr(losses, config.loss.name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type)]
-        raise ConfigError(f"loss.name = {config.loss.name!r}: not a loss in contrastkit.losses; "
-                          f"expected one of {names}")
+        raise ConfigError(
+            f"loss.name = {config.loss.name!r}: not a loss in contrastkit.losses; expected one of {names}"
+        )
     return build_call(cls, "loss", options), loss_inputs
 
 
@@ -80,8 +91,11 @@ def load_data(config: Config):
 def input_context(data) -> dict:
     inputs = data.inputs
     if isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
-        return {"in_channels": int(inputs.shape[1]), "image_size": [int(s) for s in inputs.shape[2:]],
-                "input_dim": int(math.prod(inputs.shape[1:]))}
+        return {
+            "in_channels": int(inputs.shape[1]),
+            "image_size": [int(s) for s in inputs.shape[2:]],
+            "input_dim": int(math.prod(inputs.shape[1:])),
+        }
     if isinstance(inputs, torch.Tensor):
         return {"input_dim": int(math.prod(inputs.shape[1:]))}
     return {}

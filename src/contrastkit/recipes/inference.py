@@ -23,8 +23,9 @@ def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.n
     """The trained encoder saved in ``RUN_DIR/model`` and its input description."""
     folder = Path(run_dir) / "model"
     if not (folder / "config.json").is_file():
-        raise ValueError(f"run_dir: {run_dir} has no trained model (model/config.json); "
-                         "is training finished?")
+        raise ValueError(
+            f"run_dir: {run_dir} has no trained model (model/config.json); is training finished?"
+        )
     encoder, extra = load_module(folder, device)
     return encoder, extra.get("input", {"kind": "other"})
 
@@ -55,7 +56,7 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
 
         def from_array():
             for start in range(0, len(images), BATCH):
-                yield images[start:start + BATCH], data.names[start:start + BATCH]
+                yield images[start : start + BATCH], data.names[start : start + BATCH]
 
         return len(images), from_array()
     files = list_images(path)
@@ -65,7 +66,7 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
 
     def from_files():
         for start in range(0, len(files), BATCH):
-            chunk = files[start:start + BATCH]
+            chunk = files[start : start + BATCH]
             images = torch.from_numpy(np.stack([read_image(f, tuple(size), channels) for f in chunk]))
             yield images, [str(f.relative_to(root)) for f in chunk]
 
@@ -75,8 +76,9 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
 def input_batches(path: str | Path, spec: dict):
     if spec.get("kind") == "image":
         return image_batches(path, spec)
-    raise ValueError(f"input: this run's encoder takes {spec.get('kind')!r} inputs; contrastkit has no "
-                     "reader for them yet")
+    raise ValueError(
+        f"input: this run's encoder takes {spec.get('kind')!r} inputs; contrastkit has no reader for them yet"
+    )
 
 
 def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False) -> tuple[int, int]:
@@ -92,7 +94,9 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
     names: list[str] = []
 
     def embedded():
-        for images, batch_names in progress(batches, total=-(-count // BATCH), description="embed", quiet=quiet):
+        for images, batch_names in progress(
+            batches, total=-(-count // BATCH), description="embed", quiet=quiet
+        ):
             names.extend(batch_names)
             yield embed_all(encoder, images, device, BATCH).numpy()
 
@@ -105,7 +109,7 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
                 if array is None:
                     dim[0] = chunk.shape[1]
                     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(count, dim[0]))
-                array[row:row + len(chunk)] = chunk
+                array[row : row + len(chunk)] = chunk
                 row += len(chunk)
             array.flush()
             del array
@@ -122,9 +126,13 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
         writer = None
         for chunk in embedded():
             dim[0] = chunk.shape[1]
-            batch_names = names[-len(chunk):]
-            table = pa.table({"name": batch_names,
-                              "embedding": pa.FixedSizeListArray.from_arrays(chunk.reshape(-1), chunk.shape[1])})
+            batch_names = names[-len(chunk) :]
+            table = pa.table(
+                {
+                    "name": batch_names,
+                    "embedding": pa.FixedSizeListArray.from_arrays(chunk.reshape(-1), chunk.shape[1]),
+                }
+            )
             writer = writer or pq.ParquetWriter(str(tmp), table.schema)
             writer.write_table(table)
         writer.close()
@@ -140,7 +148,9 @@ def read_corpus(path: str | Path) -> tuple[np.ndarray, list[str]]:
     if path.suffix == ".npy":
         vectors = np.load(path, allow_pickle=False)
         sidecar = Path(f"{path}.names.txt")
-        names = sidecar.read_text().splitlines() if sidecar.is_file() else [str(i) for i in range(len(vectors))]
+        names = (
+            sidecar.read_text().splitlines() if sidecar.is_file() else [str(i) for i in range(len(vectors))]
+        )
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -168,9 +178,13 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tu
     elif query in names:
         vector = vectors[names.index(query)]
     else:
-        raise ValueError(f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}")
+        raise ValueError(
+            f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}"
+        )
     if vector.shape[0] != vectors.shape[1]:
-        raise ValueError(f"--corpus: dimension {vectors.shape[1]} does not match the encoder's {vector.shape[0]}")
+        raise ValueError(
+            f"--corpus: dimension {vectors.shape[1]} does not match the encoder's {vector.shape[0]}"
+        )
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     scores = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
     order = np.argsort(-scores, kind="stable")[:k]

@@ -56,11 +56,20 @@ def make_evaluator(config: Config, train, test, views) -> EmbeddingEvaluator:
     cap = config.eval.max_samples
     train_eval = train.subset(torch.arange(min(cap, len(train))))
     test_eval = test.subset(torch.arange(min(cap, len(test))))
-    return EmbeddingEvaluator(train_eval, test_eval, views, config.eval.metrics, config.eval.knn_k, config.run.seed)
+    return EmbeddingEvaluator(
+        train_eval, test_eval, views, config.eval.metrics, config.eval.knn_k, config.run.seed
+    )
 
 
-def train(config: Config, name: str, *, resume_dir: str | Path | None = None, quiet: bool = False,
-          callbacks=(), write_report: bool | None = None) -> RunResult:
+def train(
+    config: Config,
+    name: str,
+    *,
+    resume_dir: str | Path | None = None,
+    quiet: bool = False,
+    callbacks=(),
+    write_report: bool | None = None,
+) -> RunResult:
     """Train ``config`` into a new run directory, or continue the run in ``resume_dir``."""
     started = time.perf_counter()
     parts = build_components(config)  # every key checked before any work
@@ -77,14 +86,29 @@ def train(config: Config, name: str, *, resume_dir: str | Path | None = None, qu
             run.write_config(dumps_toml(config.model_dump(mode="json")))
     evaluator = make_evaluator(config, train_data, test_data, parts.views)
     periodic = [lambda embed: evaluator(embed, PERIODIC_METRICS)]
-    trainer = Trainer(model, parts.views, parts.loss, train_data, train=config.train, optim=config.optim,
-                      run_dir=run, device=device, seed=config.run.seed, loss_inputs=parts.loss_inputs, bf16=bf16,
-                      evaluators=periodic, callbacks=[] if quiet else [ProgressBar(name)] + list(callbacks))
+    trainer = Trainer(
+        model,
+        parts.views,
+        parts.loss,
+        train_data,
+        train=config.train,
+        optim=config.optim,
+        run_dir=run,
+        device=device,
+        seed=config.run.seed,
+        loss_inputs=parts.loss_inputs,
+        bf16=bf16,
+        evaluators=periodic,
+        callbacks=[] if quiet else [ProgressBar(name), *callbacks],
+    )
     if quiet:
         trainer.callbacks = list(callbacks)
     baselines = run.read_json(run.baselines) or {}
     if main and config.eval.baselines and not baselines:
-        baselines = {"raw input": evaluator(flatten_inputs), "untrained encoder": trainer.evaluate_full(evaluator)}
+        baselines = {
+            "raw input": evaluator(flatten_inputs),
+            "untrained encoder": trainer.evaluate_full(evaluator),
+        }
         run.write_json(run.baselines, baselines)
     if resume_dir is not None and not trainer.resume():
         raise ConfigError(f"--resume {resume_dir}: no complete checkpoint to resume from")
