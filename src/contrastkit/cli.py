@@ -64,6 +64,7 @@ def build_parser() -> Parser:
     report.add_argument("run_dir")
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
+    recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
     for sub in (train, evaluate, embed, search, report, recipes):
         _common(sub)
     return parser
@@ -167,6 +168,11 @@ def cmd_report(args) -> int:
 def cmd_recipes(args) -> int:
     from .recipes.catalogue import describe_recipes
 
+    if args.keys:
+        from .train.config import config_reference
+
+        print(config_reference())
+        return 0
     recipes = describe_recipes()
     width = max(map(len, recipes))
     for name, description in recipes.items():

@@ -83,3 +83,21 @@ def test_sigkill_mid_epoch_then_resume_gives_identical_weights(tmp_path):
         assert torch.equal(a[key], b[key]), key
     steps = [r for r in (run_dir / "metrics.jsonl").read_text().splitlines() if '"kind": "train"' in r]
     assert len(steps) == len(set(steps))  # replayed steps are not logged twice
+
+
+def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path, capsys):
+    from contrastkit.cli import main
+
+    recipe = write_tiny(tmp_path)
+    args = ["train", str(recipe), "--quiet", "--set", f"run.output_dir='{tmp_path}'", "--set", "train.max_steps=5",
+            "--set", "train.checkpoint_every=100"]
+    assert main(args) == 0
+    (run_dir,) = tmp_path.glob("tiny-*")
+    expected = load_file(str(run_dir / "model" / "model.safetensors"))
+    for path in [*(run_dir / "checkpoints").iterdir(), *(run_dir / "model").iterdir()]:
+        path.unlink()  # as if killed after a few logged steps, before any checkpoint
+    assert main(["train", "--resume", str(run_dir), "--quiet"]) == 0
+    got = load_file(str(run_dir / "model" / "model.safetensors"))
+    assert all(torch.equal(expected[k], got[k]) for k in expected)
+    rows = (run_dir / "metrics.jsonl").read_text().splitlines()
+    assert len([r for r in rows if '"kind": "train"' in r]) == 5

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,10 @@ def train(
 ) -> RunResult:
     """Train ``config`` into a new run directory, or continue the run in ``resume_dir``."""
     started = time.perf_counter()
+
+    def say(message: str) -> None:
+        if not quiet and distributed.is_main():
+            print(f"contrastkit: {message}", file=sys.stderr, flush=True)
     parts = build_components(config)  # every key checked before any work
     device, bf16 = setup_runtime(config)
     train_data, test_data = load_data(config)
@@ -103,18 +108,20 @@ def train(
     )
     if quiet:
         trainer.callbacks = list(callbacks)
+    if resume_dir is not None and not trainer.resume() and main:
+        run.truncate_metrics(0)  # killed before its first checkpoint: start again in the same folder
     baselines = run.read_json(run.baselines) or {}
     if main and config.eval.baselines and not baselines:
+        say("evaluating the baselines (raw input, untrained encoder)")
         baselines = {
             "raw input": evaluator(flatten_inputs),
             "untrained encoder": trainer.evaluate_full(evaluator),
         }
         run.write_json(run.baselines, baselines)
-    if resume_dir is not None and not trainer.resume():
-        raise ConfigError(f"--resume {resume_dir}: no complete checkpoint to resume from")
     trainer.fit()
     result = RunResult(run, {}, baselines, 0.0, trainer.step, trainer.stop_reason)
     if main:
+        say("final evaluation")
         result.final = trainer.evaluate_full(evaluator)
         run.write_json(run.final_metrics, result.final)
         save_module(run.model, model.encoder, {"input": input_description(train_data), "recipe": name})
@@ -124,6 +131,7 @@ def train(
         if config.train.report if write_report is None else write_report:
             from ..report import write_report as make_report
 
+            say("writing the report")
             make_report(run.path)
     distributed.barrier()
     result.seconds = time.perf_counter() - started

@@ -214,3 +214,18 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = child
         node[parts[-1]] = value
     return data
+
+
+def config_reference() -> str:
+    """Every section and key with its type, default and meaning (``contrastkit recipes --keys``)."""
+    lines = []
+    for section, field in Config.model_fields.items():
+        model = field.annotation if isinstance(field.annotation, type) else Component
+        lines.append(f"[{section}]")
+        if section in ("views", "encoder", "head", "loss") or model is DataSection:
+            lines.append("  (any other key is passed to the named component; see its docstring)")
+        for key, info in model.model_fields.items():
+            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            default = "required" if info.is_required() else repr(info.default)
+            lines.append(f"  {key} ({kind}, default {default}): {info.description or ''}")
+    return "\n".join(lines)
