@@ -89,8 +89,17 @@ def test_resume_of_a_run_killed_before_its_first_checkpoint_starts_over(tmp_path
     from contrastkit.cli import main
 
     recipe = write_tiny(tmp_path)
-    args = ["train", str(recipe), "--quiet", "--set", f"run.output_dir='{tmp_path}'", "--set", "train.max_steps=5",
-            "--set", "train.checkpoint_every=100"]
+    args = [
+        "train",
+        str(recipe),
+        "--quiet",
+        "--set",
+        f"run.output_dir='{tmp_path}'",
+        "--set",
+        "train.max_steps=5",
+        "--set",
+        "train.checkpoint_every=100",
+    ]
     assert main(args) == 0
     (run_dir,) = tmp_path.glob("tiny-*")
     expected = load_file(str(run_dir / "model" / "model.safetensors"))

@@ -77,6 +77,7 @@ def train(
     def say(message: str) -> None:
         if not quiet and distributed.is_main():
             print(f"contrastkit: {message}", file=sys.stderr, flush=True)
+
     parts = build_components(config)  # every key checked before any work
     device, bf16 = setup_runtime(config)
     train_data, test_data = load_data(config)
