@@ -158,9 +158,11 @@ def cmd_search(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .recipes.runner import limit_threads, read_run_config
     from .report import write_report
 
     _check_run_dir(args.run_dir)
+    limit_threads(read_run_config(args.run_dir).run.threads)
     print(f"report: {write_report(args.run_dir)}")
     return 0
 

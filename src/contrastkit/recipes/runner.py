@@ -34,10 +34,23 @@ class RunResult:
     stop_reason: str | None = None
 
 
+def limit_threads(threads: int | None) -> None:
+    """Use ``threads`` CPU threads in torch and in the BLAS / OpenMP pools of NumPy and scikit-learn.
+    On a busy machine, more threads than free cores make OpenMP spin: measured on the shared 2-core
+    box, a training step took 2.5 s with 2 threads and 0.085 s with 1."""
+    if not threads:
+        return
+    torch.set_num_threads(threads)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return
+    threadpool_limits(limits=threads)
+
+
 def setup_runtime(config: Config) -> tuple[torch.device, bool]:
     """Threads, determinism, device (+ process group under torchrun) and bf16 autocast."""
-    if config.run.threads:
-        torch.set_num_threads(config.run.threads)
+    limit_threads(config.run.threads)
     if config.run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     device = distributed.local_device(config.run.device)
@@ -145,6 +158,7 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
     from .inference import load_run_encoder
 
     config = read_run_config(run_dir)
+    limit_threads(config.run.threads)
     device = distributed.local_device(config.run.device)
     parts = build_components(config)
     train_data, test_data = load_data(config)
