@@ -27,6 +27,35 @@ def test_recipes_lists_names_with_descriptions(capsys):
     assert "simclr-digits" in out and "default job" in out
 
 
+def test_keys_and_components_listings(capsys):
+    assert main(["recipes", "--keys"]) == 0
+    out = capsys.readouterr().out
+    assert "[train]" in out and "batch_size (int, default 256)" in out and "grad_clip" in out
+    assert main(["recipes", "--components"]) == 0
+    out = capsys.readouterr().out
+    assert "small_cnn" in out and "image_folder" in out and "NTXent" in out
+
+
+def test_search_and_embed_errors(capsys, tmp_path):
+    from tests.recipes.tiny import write_tiny
+
+    recipe = write_tiny(tmp_path)
+    args = [
+        "train",
+        str(recipe),
+        "--quiet",
+        "--set",
+        f"run.output_dir='{tmp_path}'",
+        "--set",
+        "train.max_steps=1",
+    ]
+    assert main(args) == 0
+    (run_dir,) = tmp_path.glob("tiny-*")
+    assert "--corpus" in _error(capsys, ["search", str(run_dir), "x"])  # no embeddings yet
+    assert "does not exist" in _error(capsys, ["embed", str(run_dir), str(tmp_path / "none"), "--quiet"])
+    assert ".npy or .parquet" in _error(capsys, ["embed", str(run_dir), str(recipe), str(tmp_path / "o.csv")])
+
+
 def test_unknown_recipe(capsys):
     assert "recipe 'no-such-recipe'" in _error(capsys, ["train", "no-such-recipe"])
 
@@ -47,7 +76,7 @@ def test_missing_data_path(capsys, tmp_path):
 def test_usage_errors(capsys):
     assert "invalid choice: 'fly'" in _error(capsys, ["fly"])
     assert "train: give a recipe" in _error(capsys, ["train"])
-    assert "the following arguments are required: --corpus" in _error(capsys, ["search", "run", "q"])
+    assert "the following arguments are required: query" in _error(capsys, ["search", "run"])
     assert "give no recipe or --set" in _error(capsys, ["train", "simclr-digits", "--resume", "x"])
 
 

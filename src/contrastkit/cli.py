@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+DEFAULT_CORPUS = "embeddings.npy"
 
 
 class CommandError(Exception):
@@ -53,11 +56,18 @@ def build_parser() -> Parser:
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
     embed.add_argument("run_dir")
     embed.add_argument("input", help="image folder or file, .npz, or IDX (.gz) file")
-    embed.add_argument("output", help="output .npy (with a .names.txt sidecar) or .parquet")
+    embed.add_argument(
+        "output",
+        nargs="?",
+        help="output .npy (with a .names.txt sidecar) or .parquet "
+        "(default: RUN_DIR/embeddings.npy, which `search` uses by default)",
+    )
     search = commands.add_parser("search", help="top-k nearest corpus items for a query")
     search.add_argument("run_dir")
     search.add_argument("query", help="an image file, or the name of a corpus row")
-    search.add_argument("--corpus", required=True, help="embeddings written by `contrastkit embed`")
+    search.add_argument(
+        "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
+    )
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
@@ -71,8 +81,6 @@ def build_parser() -> Parser:
 
 
 def _check_run_dir(path: str) -> None:
-    from pathlib import Path
-
     if not (Path(path) / "config.toml").is_file():
         raise ValueError(f"run directory {path!r}: not found or not a contrastkit run (no config.toml)")
 
@@ -86,8 +94,6 @@ def cmd_train(args) -> int:
         if args.recipe or args.overrides:
             raise CommandError("--resume continues a run with its saved config: give no recipe or --set")
         _check_run_dir(args.resume)
-        from pathlib import Path
-
         config, name = read_run_config(args.resume), Path(args.resume).name
     elif args.recipe:
         config, name = load_recipe(args.recipe, args.overrides)
@@ -138,8 +144,9 @@ def cmd_embed(args) -> int:
     from .train.distributed import local_device
 
     _check_run_dir(args.run_dir)
-    rows, dim = embed_file(args.run_dir, args.input, args.output, local_device("auto"), args.quiet)
-    print(f"wrote {rows} embeddings of dimension {dim} to {args.output}")
+    output = args.output or str(Path(args.run_dir) / DEFAULT_CORPUS)
+    rows, dim = embed_file(args.run_dir, args.input, output, local_device("auto"), args.quiet)
+    print(f"wrote {rows} embeddings of dimension {dim} to {output}")
     return 0
 
 
@@ -148,7 +155,8 @@ def cmd_search(args) -> int:
     from .train.distributed import local_device
 
     _check_run_dir(args.run_dir)
-    rows = search(args.run_dir, args.query, args.corpus, args.k, local_device("auto"))
+    corpus = args.corpus or str(Path(args.run_dir) / DEFAULT_CORPUS)
+    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"))
     if args.json:
         print(describe_json(rows))
     else:

@@ -100,7 +100,9 @@ def test_train_eval_embed_search_report(tmp_path, capsys):
             and hits[0]["name"] == query
             and hits[0]["similarity"] == pytest.approx(1, abs=1e-4)
         )
-    assert main(["search", str(run_dir), query, "--corpus", str(tmp_path / "corpus.npy"), "--json"]) == 0
+    assert main(["embed", str(run_dir), str(folder), "--quiet"]) == 0  # default: RUN_DIR/embeddings.npy
+    capsys.readouterr()
+    assert main(["search", str(run_dir), query, "--json"]) == 0  # a row name as the query
     assert json.loads(capsys.readouterr().out)[0]["name"] == query
 
     assert main(["report", str(run_dir)]) == 0

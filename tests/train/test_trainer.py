@@ -126,3 +126,21 @@ def test_sampler_covers_each_epoch_without_repeats():
     ranks = [EpochSampler(50, 8, seed=3, rank=r, world_size=2).indices(0) for r in (0, 1)]
     assert set(ranks[0].tolist()).isdisjoint(ranks[1].tolist())
     assert torch.equal(torch.cat(ranks), torch.cat([sampler.indices(0), sampler.indices(1)]))
+
+
+@pytest.mark.gpu
+def test_cuda_bf16_autocast_run(tmp_path):
+    trainer = _trainer(tmp_path, views=ImageViews())
+    trainer = Trainer(
+        trainer.model,
+        ImageViews(),
+        NTXent(0.5),
+        _data(),
+        train=trainer.settings,
+        optim=trainer.optim,
+        run_dir=RunDir(tmp_path / "cuda"),
+        device=torch.device("cuda"),
+        bf16=True,
+    )
+    trainer.fit()
+    assert all(p.device.type == "cuda" and torch.isfinite(p).all() for p in trainer.model.parameters())
