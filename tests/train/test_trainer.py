@@ -86,22 +86,24 @@ def test_gradient_clipping_bounds_the_step(tmp_path):
 
 def test_early_stop_and_best_checkpoint(tmp_path):
     values = iter([0.5, 0.7, 0.6, 0.65, 0.1, 0.1])
-    trainer = _trainer(
-        tmp_path,
-        evaluators=[lambda embed: {"score": next(values)}],
-        train={
-            "max_steps": 20,
-            "eval_every": 1,
-            "best_metric": "score",
-            "early_stop_patience": 2,
-            "keep_last": 1,
-        },
-    )
+    settings = {
+        "max_steps": 20,
+        "eval_every": 1,
+        "best_metric": "score",
+        "early_stop_patience": 2,
+        "keep_last": 1,
+    }
+    trainer = _trainer(tmp_path, evaluators=[lambda embed: {"score": next(values)}], train=settings)
     trainer.fit()
     assert trainer.step == 4 and "early stop" in trainer.stop_reason
-    assert trainer.best_step == 2 and trainer.best_value == 0.7
+    assert trainer.best.step == 2 and trainer.best.value == 0.7
     assert list_checkpoints(tmp_path / "checkpoints") == [2, 4]  # last one + the best one
     assert RunDir(tmp_path).read_json(RunDir(tmp_path).best) == {"step": 2, "metric": "score", "value": 0.7}
+    # resuming a run that had stopped early (e.g. killed while writing its report) does not train on
+    again = _trainer(tmp_path, evaluators=[lambda embed: {"score": 0.0}], train=settings)
+    assert again.resume() and again.stop_reason == trainer.stop_reason
+    again.fit()
+    assert again.step == 4 and again.best.step == 2
 
 
 def test_unknown_best_metric_is_named(tmp_path):

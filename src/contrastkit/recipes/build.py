@@ -16,7 +16,7 @@ from .. import losses
 from ..data import train_test_split
 from ..encoders import ContrastiveModel
 from ..train.config import Config, ConfigError
-from ..train.trainer import LOSS_INPUTS
+from ..train.steps import LOSS_INPUTS
 from . import components  # noqa: F401  (registers the built-in components)
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
 

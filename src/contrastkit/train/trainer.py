@@ -17,6 +17,7 @@ from torch import nn
 
 from . import distributed
 from .batching import EpochSampler, derived_seed, step_generator
+from .best import BestTracker
 from .checkpoint import (
     list_checkpoints,
     load_checkpoint,
@@ -30,17 +31,7 @@ from .config import OptimSection, TrainSection
 from .embedding import embedding_function, to_device
 from .rundir import RunDir
 from .schedule import learning_rate
-
-LOSS_INPUTS = ("views", "views+labels", "stacked", "stacked+labels")
-
-
-def build_optimizer(parameters, optim: OptimSection) -> torch.optim.Optimizer:
-    if optim.name == "sgd":
-        return torch.optim.SGD(
-            parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay
-        )
-    cls = torch.optim.AdamW if optim.name == "adamw" else torch.optim.Adam
-    return cls(parameters, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay)
+from .steps import LOSS_INPUTS, build_optimizer, call_loss, forward_views
 
 
 class Trainer:
@@ -101,18 +92,16 @@ class Trainer:
         if self.world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
-        self.step, self.best_value, self.best_step, self.bad_evals = 0, None, None, 0
-        self.stop_reason, self._save_now = None, False
+        self.step, self._save_now = 0, False
+        self.best = BestTracker(train.best_metric, train.best_mode, train.early_stop_patience)
 
     # ----- state -------------------------------------------------------------------------------
+    @property
+    def stop_reason(self) -> str | None:
+        return self.best.stop_reason
+
     def trainer_state(self) -> dict:
-        return {
-            "best_value": self.best_value,
-            "best_step": self.best_step,
-            "bad_evals": self.bad_evals,
-            "seed": self.seed,
-            "total_steps": self.total_steps,
-        }
+        return {"best": self.best.state(), "seed": self.seed, "total_steps": self.total_steps}
 
     def save(self) -> None:
         if distributed.is_main():
@@ -120,7 +109,7 @@ class Trainer:
             save_checkpoint(
                 self.run_dir.checkpoints, self.step, model_and_loss, self.optimizer, self.trainer_state()
             )
-            protect = {self.best_step} if self.best_step is not None else set()
+            protect = {self.best.step} if self.best.step is not None else set()
             prune_checkpoints(self.run_dir.checkpoints, self.settings.keep_last, protect)
         distributed.barrier()
 
@@ -132,33 +121,13 @@ class Trainer:
         nn.ModuleDict({"model": self.model, "loss": self.loss}).load_state_dict(model_state(tensors))
         self.optimizer.load_state_dict(unpack_optimizer(tensors, meta["optimizer"]))
         restore_rng(tensors)
-        state = meta["state"]
         self.step = meta["step"]
-        self.best_value, self.best_step, self.bad_evals = (
-            state["best_value"],
-            state["best_step"],
-            state["bad_evals"],
-        )
+        self.best.load(meta["state"]["best"])
         if distributed.is_main():
             self.run_dir.truncate_metrics(self.step)
         return True
 
     # ----- one step --------------------------------------------------------------------------
-    def _call_loss(self, outputs: list[torch.Tensor], labels):
-        if self.loss_inputs.endswith("+labels") and labels is None:
-            raise ValueError(f"loss_inputs = {self.loss_inputs!r}: the training data has no labels")
-        if self.loss_inputs == "views":
-            return self.loss(*outputs)
-        if self.loss_inputs == "views+labels":
-            return self.loss(*outputs, labels=labels)
-        stacked = torch.stack(outputs, dim=1)
-        return self.loss(stacked) if self.loss_inputs == "stacked" else self.loss(stacked, labels)
-
-    def _forward_views(self, views: list) -> list[torch.Tensor]:
-        if all(isinstance(v, torch.Tensor) for v in views) and len({v.shape[1:] for v in views}) == 1:
-            return list(self.wrapped(torch.cat(views)).chunk(len(views)))  # one pass: shared BN statistics
-        return [self.wrapped(v) for v in views]
-
     def train_step(self) -> float:
         lr = learning_rate(
             self.step,
@@ -184,8 +153,9 @@ class Trainer:
                 views = self.views(
                     to_device(inputs, self.device), step_generator(self.seed, number, self.rank)
                 )
-                outputs = [z.float() for z in self._forward_views(views)]
-                loss = self._call_loss(outputs, to_device(labels, self.device)) / accumulate
+                outputs = [z.float() for z in forward_views(self.wrapped, views)]
+                labels = to_device(labels, self.device)
+                loss = call_loss(self.loss, self.loss_inputs, outputs, labels) / accumulate
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at step {self.step}; lower optim.lr or enable optim.grad_clip"
@@ -216,29 +186,11 @@ class Trainer:
         return metrics
 
     def _after_eval(self, metrics: dict) -> None:
-        name = self.settings.best_metric
-        if not name:
-            return
-        if name not in metrics:
-            raise ValueError(
-                f"train.best_metric = {name!r}: not among the evaluation metrics {sorted(metrics)}"
-            )
-        value = metrics[name]
-        better = self.best_value is None or (
-            value > self.best_value if self.settings.best_mode == "max" else value < self.best_value
-        )
-        if better:
-            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+        if self.best.update(metrics, self.step):
             self._save_now = True  # the best step always gets a checkpoint
             if distributed.is_main():
-                self.run_dir.write_json(
-                    self.run_dir.best, {"step": self.step, "metric": name, "value": value}
-                )
-        else:
-            self.bad_evals += 1
-            patience = self.settings.early_stop_patience
-            if patience and self.bad_evals >= patience:
-                self.stop_reason = f"early stop: {name} did not improve for {patience} evaluations"
+                record = {"step": self.step, "metric": self.best.metric, "value": self.best.value}
+                self.run_dir.write_json(self.run_dir.best, record)
 
     # ----- loop ------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
