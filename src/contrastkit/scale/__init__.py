@@ -1,3 +1,13 @@
-"""contrastkit.scale (see DESIGN.md section 2)."""
+"""contrastkit.scale: GradCache, gathered negatives across processes, momentum encoder and queue."""
 
-__all__: list[str] = []
+from .distributed import RankRows, all_gather_with_grad, gather_rows, rank, world_size
+from .gradcache import GradCache
+
+__all__ = [
+    "GradCache",
+    "RankRows",
+    "all_gather_with_grad",
+    "gather_rows",
+    "rank",
+    "world_size",
+]
