@@ -15,7 +15,7 @@ import torch.multiprocessing as mp
 from torch import nn
 
 from contrastkit.losses import InfoNCE, NTXent
-from contrastkit.scale import GradCache, all_gather_with_grad, gather_rows
+from contrastkit.scale import GradCache, Queue, all_gather_with_grad, gather_rows
 from tests.helpers import randint, randn
 
 SIZES = {2: [3, 5], 3: [2, 4, 3]}
@@ -96,6 +96,11 @@ def worker(rank, world, port, out_dir):
     out["gradcache"] = gc(data["x_q"][part], data["x_k"][part])
     for i, p in enumerate(model.parameters()):
         out[f"gradcache_param{i}"] = p.grad
+
+    # 5. a gathered queue holds every rank's keys, in rank order, on every rank
+    queue = Queue(32, DIM, dtype=torch.float64, gather_distributed=True)
+    queue.push(data["k"][part], data["ids"][part])
+    out["queue_keys"], out["queue_ids"] = queue.negatives()
     torch.save(out, f"{out_dir}/rank{rank}.pt")
     dist.destroy_process_group()
 
@@ -165,6 +170,10 @@ def test_gathered_losses_equal_the_single_process_full_batch(world, tmp_path):
     for out in results:
         for i, p in enumerate(model.parameters()):
             close(out[f"gradcache_param{i}"], p.grad)
+
+    # 5. gathered queue
+    for out in results:
+        assert torch.equal(out["queue_keys"], data["k"]) and torch.equal(out["queue_ids"], data["ids"])
 
 
 def test_one_process_gathering_is_the_plain_loss():

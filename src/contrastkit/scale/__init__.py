@@ -2,9 +2,14 @@
 
 from .distributed import RankRows, all_gather_with_grad, gather_rows, rank, world_size
 from .gradcache import GradCache
+from .momentum import MomentumEncoder
+from .queue import MemoryBank, Queue
 
 __all__ = [
     "GradCache",
+    "MemoryBank",
+    "MomentumEncoder",
+    "Queue",
     "RankRows",
     "all_gather_with_grad",
     "gather_rows",
