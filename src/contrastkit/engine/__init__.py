@@ -15,9 +15,13 @@ from torch import Tensor
 
 from .reference import reference_pair_statistics
 from .stats import ALL_STATS, COL_STATS, ROW_STATS, PairStats, check_wanted
+from .streaming import streaming_pair_statistics
 from .structure import PairStructure
 
-BACKENDS: dict[str, Callable[..., PairStats]] = {"reference": reference_pair_statistics}
+BACKENDS: dict[str, Callable[..., PairStats]] = {
+    "reference": reference_pair_statistics,
+    "streaming": streaming_pair_statistics,
+}
 BACKEND_NAMES = ("auto", "reference", "streaming")
 
 
