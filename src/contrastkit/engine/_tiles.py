@@ -39,7 +39,8 @@ class TileClassifier:
                 if bool(((part >= c0) & (part < c1)).any()):
                     return True
         for anchor, candidate in ((s.anchor_labels, s.candidate_labels), (s.anchor_ids, s.candidate_ids)):
-            if anchor is not None and bool((candidate[c0:c1] >= 0).any()) and bool((anchor[r0:r1] >= 0).any()):
+            if anchor is not None and bool((candidate[c0:c1] >= 0).any()) \
+                    and bool((anchor[r0:r1] >= 0).any()):
                 return True
         return False
 

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from ._plain_tiles import TileBuffers, plain_forward, plain_gradient
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
 from ._tiles import FIXED_SHIFT_LIMIT, RunningLogSumExp, TileClassifier, backward_offset
 from .reference import accumulation_dtype
@@ -41,6 +42,11 @@ class StreamingPlan:
     def shift(self, gamma: float) -> float | None:
         bound = abs(gamma) * self.bound
         return bound if bound <= FIXED_SHIFT_LIMIT else None
+
+    def plain_fast(self, want: frozenset[str]) -> bool:
+        """Whether tiles of negatives can take the fused fixed-shift path for these statistics."""
+        return "pair_sum" not in want and all(
+            self.shift(g) is not None for _, which, g in self.lse_terms(want) if which != "pos")
 
     def lse_terms(self, want: frozenset[str]):
         """``(key, which, gamma)`` of every log-sum-exp statistic in ``want``."""
@@ -115,14 +121,20 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     classify = TileClassifier(plan.structure)
     rows = SideSums(plan, plan.row_want, n, a.dtype, a.device) if plan.row_want else None
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
+    fast = plan.plain_fast(plan.row_want | plan.col_want)
+    buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device, count=1)
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block = a[r0:r1]
         for c0 in range(0, m, t):
             c1 = min(c0 + t, m)
+            sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
+            masks = classify.masks(r0, r1, c0, c1, a.device)
+            if masks is None and fast:
+                plain_forward(a_block, c[c0:c1], scale, sides, plan.shift, buffers)
+                continue
             s = torch.mm(a_block, c[c0:c1].T).mul_(scale)  # (T, T)
-            tile = TileLogits(s, classify.masks(r0, r1, c0, c1, a.device))
-            reduce_tile(tile, _sides(rows, slice(r0, r1), cols, slice(c0, c1)), bias)
+            reduce_tile(TileLogits(s, masks), sides, bias)
         if rn is not None and rows is not None:
             e = _row_negative_logits(a_block, rn[r0:r1]).mul_(scale)
             reduce_tile(TileLogits(e, None), [(rows, slice(r0, r1), 1)], bias)
@@ -147,15 +159,21 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
     d_r = None if rn is None else torch.zeros_like(rn)
     d_scale = a.new_zeros(())
     d_bias = a.new_zeros(())
+    fast = all(g is None or (g.pair_sum is None and all(o is None for *_, o in g.lse_terms))
+               for g in (rows, cols))
+    buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block, d_block = a[r0:r1], d_a[r0:r1]
         for c0 in range(0, m, t):
             c1 = min(c0 + t, m)
-            s = torch.mm(a_block, c[c0:c1].T).mul_(scale)
-            tile = TileLogits(s, classify.masks(r0, r1, c0, c1, a.device))
-            d_s, d_b = tile_gradient(tile, _sides(rows, slice(r0, r1), cols, slice(c0, c1)), bias,
-                                     plan.shift)
+            sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
+            masks = classify.masks(r0, r1, c0, c1, a.device)
+            if masks is None and fast:
+                d_s, d_b = plain_gradient(a_block, c[c0:c1], scale, sides, plan.shift, buffers), None
+            else:
+                s = torch.mm(a_block, c[c0:c1].T).mul_(scale)
+                d_s, d_b = tile_gradient(TileLogits(s, masks), sides, bias, plan.shift)
             if d_b is not None:
                 d_bias += d_b
             if d_s is None:

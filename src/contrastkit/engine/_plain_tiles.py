@@ -1,0 +1,87 @@
+"""Fast path of the streaming engine for the commonest tile: every pair a negative, fixed shift.
+
+Most tiles of a diagonal or two-view structure hold no special pair, and for normalised embeddings
+at a moderate temperature every log-sum-exp uses a fixed shift (see :mod:`._tiles`). Such a tile
+needs, per tilt ``g``, one fused ``exp(g * scale * A C^T - shift)`` written into a reused buffer, and
+its row and column sums; its gradient is that same buffer times ``row_coef_i + col_coef_j``. No
+mask, no temporary ``N x M`` tensor, no allocation per tile.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class TileBuffers:
+    """Reusable ``rows x cols`` scratch buffers (views of flat storage, so edge tiles stay contiguous)."""
+
+    def __init__(self, rows: int, cols: int, dtype: torch.dtype, device: torch.device, count: int = 2):
+        self._flat = [torch.empty(rows * cols, dtype=dtype, device=device) for _ in range(count)]
+
+    def get(self, index: int, rows: int, cols: int) -> Tensor:
+        return self._flat[index][: rows * cols].view(rows, cols)
+
+
+def plain_gammas(sides) -> list[float]:
+    """The distinct tilts of the log-sum-exp terms that are non-empty on a tile of negatives."""
+    out: list[float] = []
+    for side, _, _ in sides:
+        for which, gamma, *_ in _terms(side):
+            if which != "pos" and gamma not in out:
+                out.append(gamma)
+    return out
+
+
+def _terms(side):
+    return side.lse.values() if hasattr(side, "lse") else side.lse_terms
+
+
+def shifted_exp(a_block: Tensor, c_block: Tensor, scale: float, gamma: float, shift: float,
+                out: Tensor) -> Tensor:
+    """``exp(gamma * scale * a_block @ c_block.T - shift)`` computed into ``out``."""
+    offset = torch.full((1, 1), -shift, dtype=out.dtype, device=out.device)
+    torch.addmm(offset, a_block, c_block.T, alpha=gamma * scale, out=out)
+    return out.exp_()
+
+
+def plain_forward(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of, buffers: TileBuffers
+                  ) -> None:
+    """Fold a tile of negatives into the accumulators of ``sides`` (as in ``reduce_tile``)."""
+    rows, cols = a_block.shape[0], c_block.shape[0]
+    for gamma in plain_gammas(sides):
+        e = shifted_exp(a_block, c_block, scale, gamma, shift_of(gamma), buffers.get(0, rows, cols))
+        sums: dict[int, Tensor] = {}
+        for side, where, dim in sides:
+            for which, g, acc in side.lse.values():
+                if which == "pos" or g != gamma:
+                    continue
+                if dim not in sums:
+                    sums[dim] = e.sum(dim)
+                acc.add_shifted_sum(where, sums[dim])
+
+
+def plain_gradient(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of,
+                   buffers: TileBuffers) -> Tensor | None:
+    """``dL/ds`` of a tile of negatives when only fixed-shift log-sum-exp terms carry gradient."""
+    rows, cols = a_block.shape[0], c_block.shape[0]
+    total = None
+    for gamma in plain_gammas(sides):
+        coef: dict[int, Tensor] = {}
+        for grads, where, dim in sides:
+            for which, g, c, _ in grads.lse_terms:
+                if which != "pos" and g == gamma:
+                    coef[dim] = c[where] if dim not in coef else coef[dim] + c[where]
+        if not coef:
+            continue
+        e = shifted_exp(a_block, c_block, scale, gamma, shift_of(gamma), buffers.get(0, rows, cols))
+        if 1 in coef and 0 in coef:
+            weight = torch.add(coef[1].unsqueeze(1), coef[0].unsqueeze(0), out=buffers.get(1, rows, cols))
+        else:
+            weight = coef[1].unsqueeze(1) if 1 in coef else coef[0].unsqueeze(0)
+        e.mul_(weight)
+        if total is None:
+            total = e if len(plain_gammas(sides)) == 1 else e.clone()
+        else:
+            total.add_(e)
+    return total
