@@ -13,7 +13,6 @@ so a tile's ``dL/ds`` is a sum of such terms weighted by the incoming gradients.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from ._tiles import set_key, set_logits
@@ -77,7 +76,7 @@ def reduce_tile(tile: TileLogits, sides, bias: float) -> None:
         if side.pair_sum is not None:
             if pair is None:
                 t, _, kept = tile.pair_terms(bias)
-                pair = F.softplus(t)
+                pair = torch.logaddexp(torch.zeros_like(t), t)  # exact softplus
                 if kept is not None:
                     pair = pair.masked_fill_(~kept, 0.0)
             side.pair_sum[where] += pair.sum(dim)
