@@ -45,41 +45,74 @@ def shifted_exp(a_block: Tensor, c_block: Tensor, scale: float, gamma: float, sh
     return out.exp_()
 
 
-def plain_forward(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of, buffers: TileBuffers
-                  ) -> None:
-    """Fold a tile of negatives into the accumulators of ``sides`` (as in ``reduce_tile``)."""
+def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
+    if coords is not None:
+        e[coords] = 0.0
+
+
+def plain_forward(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of, buffers: TileBuffers,
+                  sparse=None) -> None:
+    """Fold a tile into the accumulators of ``sides`` (as ``reduce_tile`` does): a tile of negatives,
+    or a :class:`SparseTile` whose excluded pairs, then positives, are zeroed in place (``kept``
+    contains ``neg``, so the ``kept`` sums are taken first)."""
     rows, cols = a_block.shape[0], c_block.shape[0]
     for gamma in plain_gammas(sides):
         e = shifted_exp(a_block, c_block, scale, gamma, shift_of(gamma), buffers.get(0, rows, cols))
-        sums: dict[int, Tensor] = {}
-        for side, where, dim in sides:
-            for which, g, acc in side.lse.values():
-                if which == "pos" or g != gamma:
-                    continue
-                if dim not in sums:
-                    sums[dim] = e.sum(dim)
-                acc.add_shifted_sum(where, sums[dim])
+        if sparse is not None:
+            _zero(e, sparse.excluded)
+        for group in ("kept", "neg"):
+            if group == "neg" and sparse is not None:
+                _zero(e, sparse.positive)
+            sums: dict[int, Tensor] = {}
+            for side, where, dim in sides:
+                for which, g, acc in side.lse.values():
+                    if g != gamma or which != group:
+                        continue
+                    if dim not in sums:
+                        sums[dim] = e.sum(dim)
+                    acc.add_shifted_sum(where, sums[dim])
+
+
+def _coefficients(sides, gamma: float, groups: tuple[str, ...]) -> dict[int, Tensor]:
+    coef: dict[int, Tensor] = {}
+    for grads, where, dim in sides:
+        for which, g, c, _ in grads.lse_terms:
+            if which in groups and g == gamma:
+                coef[dim] = c[where] if dim not in coef else coef[dim] + c[where]
+    return coef
+
+
+def _at(coef: dict[int, Tensor], coords: tuple[Tensor, Tensor]) -> Tensor:
+    rows, cols = coords
+    parts = [coef[1][rows]] if 1 in coef else []
+    parts += [coef[0][cols]] if 0 in coef else []
+    return sum(parts[1:], parts[0]) if parts else torch.zeros(rows.shape)
 
 
 def plain_gradient(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of,
-                   buffers: TileBuffers) -> Tensor | None:
-    """``dL/ds`` of a tile of negatives when only fixed-shift log-sum-exp terms carry gradient."""
+                   buffers: TileBuffers, sparse=None) -> Tensor | None:
+    """``dL/ds`` of a tile of negatives (or a :class:`SparseTile`) when only fixed-shift
+    log-sum-exp terms over ``kept`` / ``neg`` carry gradient."""
     rows, cols = a_block.shape[0], c_block.shape[0]
     total = None
     for gamma in plain_gammas(sides):
-        coef: dict[int, Tensor] = {}
-        for grads, where, dim in sides:
-            for which, g, c, _ in grads.lse_terms:
-                if which != "pos" and g == gamma:
-                    coef[dim] = c[where] if dim not in coef else coef[dim] + c[where]
+        coef = _coefficients(sides, gamma, ("kept", "neg"))
         if not coef:
             continue
         e = shifted_exp(a_block, c_block, scale, gamma, shift_of(gamma), buffers.get(0, rows, cols))
+        positive = None if sparse is None else sparse.positive
+        if sparse is not None:
+            _zero(e, sparse.excluded)
+        if positive is not None:  # positives are kept but not negatives: their own weight
+            kept_coef = _coefficients(sides, gamma, ("kept",))
+            at_positive = e[positive] * _at(kept_coef, positive).to(e.dtype) if kept_coef else 0.0
         if 1 in coef and 0 in coef:
             weight = torch.add(coef[1].unsqueeze(1), coef[0].unsqueeze(0), out=buffers.get(1, rows, cols))
         else:
             weight = coef[1].unsqueeze(1) if 1 in coef else coef[0].unsqueeze(0)
         e.mul_(weight)
+        if positive is not None:
+            e[positive] = at_positive
         if total is None:
             total = e if len(plain_gammas(sides)) == 1 else e.clone()
         else:

@@ -25,11 +25,39 @@ from .structure import PairStructure
 FIXED_SHIFT_LIMIT = 30.0
 
 
+class SparseTile:
+    """Special pairs of a tile whose structure has only index rules (``pos_index``, ``self_index``):
+    local ``(rows, cols)`` coordinates of its positives and of its excluded pairs."""
+
+    def __init__(self, structure: PairStructure, r0: int, r1: int, c0: int, c1: int,
+                 device: torch.device):
+        self.bounds, self.structure, self.device = (r0, r1, c0, c1), structure, device
+        s = structure
+        own = None if s.self_index is None else s.self_index[r0:r1]
+        self.positive = self.excluded = None
+        if s.pos_index is not None:
+            p = s.pos_index[r0:r1]
+            hit = (p >= c0) & (p < c1)
+            if own is not None:
+                hit &= p != own
+            rows = hit.nonzero().squeeze(1)
+            self.positive = (rows, p[rows] - c0) if rows.numel() else None
+        if own is not None:
+            rows = ((own >= c0) & (own < c1)).nonzero().squeeze(1)
+            self.excluded = (rows, own[rows] - c0) if rows.numel() else None
+
+    def dense(self) -> tuple[Tensor, Tensor]:
+        r0, r1, c0, c1 = self.bounds
+        return self.structure.tile_masks(r0, r1, c0, c1, self.device)
+
+
 class TileClassifier:
-    """Builds a tile's pair masks, or returns ``None`` for a tile where every pair is a negative."""
+    """Classifies a tile: ``None`` when every pair is a negative, a :class:`SparseTile` when the
+    structure has only index rules, else the dense ``(positive, negative)`` masks."""
 
     def __init__(self, structure: PairStructure):
         self.structure = structure
+        self.sparse = structure.anchor_labels is None and structure.anchor_ids is None
 
     def has_special_pairs(self, r0: int, r1: int, c0: int, c1: int) -> bool:
         s = self.structure
@@ -44,11 +72,17 @@ class TileClassifier:
                 return True
         return False
 
-    def masks(self, r0: int, r1: int, c0: int, c1: int,
-              device: torch.device) -> tuple[Tensor, Tensor] | None:
+    def masks(self, r0: int, r1: int, c0: int, c1: int, device: torch.device):
         if not self.has_special_pairs(r0, r1, c0, c1):
             return None
+        if self.sparse:
+            return SparseTile(self.structure, r0, r1, c0, c1, device)
         return self.structure.tile_masks(r0, r1, c0, c1, device)
+
+
+def dense_masks(masks):
+    """Dense ``(positive, negative)`` masks of a tile classification (``None`` stays ``None``)."""
+    return masks.dense() if isinstance(masks, SparseTile) else masks
 
 
 def set_logits(s: Tensor, masks: tuple[Tensor, Tensor] | None, which: str, gamma: float) -> Tensor | None:

@@ -11,19 +11,28 @@ floating-point summation order.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from ._index_positives import index_positive_stats
 from ._plain_tiles import TileBuffers, plain_forward, plain_gradient
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
-from ._tiles import FIXED_SHIFT_LIMIT, RunningLogSumExp, TileClassifier, backward_offset
+from ._tiles import (
+    FIXED_SHIFT_LIMIT,
+    RunningLogSumExp,
+    SparseTile,
+    TileClassifier,
+    backward_offset,
+    dense_masks,
+)
 from .reference import accumulation_dtype
 from .stats import ALL_STATS, PairStats
 from .structure import PairStructure
 
+POSITIVE_STATS = frozenset({"pos_sum", "pos_count", "pos_lse"})
 #: default tile edge (rows and columns) per device type.
 DEFAULT_TILE = {"cpu": 1024, "cuda": 4096}
 
@@ -122,6 +131,7 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     rows = SideSums(plan, plan.row_want, n, a.dtype, a.device) if plan.row_want else None
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
     fast = plan.plain_fast(plan.row_want | plan.col_want)
+    fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device, count=1)
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
@@ -130,11 +140,11 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
             c1 = min(c0 + t, m)
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
-            if masks is None and fast:
-                plain_forward(a_block, c[c0:c1], scale, sides, plan.shift, buffers)
+            if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
+                plain_forward(a_block, c[c0:c1], scale, sides, plan.shift, buffers, masks)
                 continue
             s = torch.mm(a_block, c[c0:c1].T).mul_(scale)  # (T, T)
-            reduce_tile(TileLogits(s, masks), sides, bias)
+            reduce_tile(TileLogits(s, dense_masks(masks)), sides, bias)
         if rn is not None and rows is not None:
             e = _row_negative_logits(a_block, rn[r0:r1]).mul_(scale)
             reduce_tile(TileLogits(e, None), [(rows, slice(r0, r1), 1)], bias)
@@ -161,6 +171,8 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
     d_bias = a.new_zeros(())
     fast = all(g is None or (g.pair_sum is None and all(o is None for *_, o in g.lse_terms))
                for g in (rows, cols))
+    fast_sparse = fast and all(g is None or (g.pos_sum is None and all(w != "pos" for w, *_ in g.lse_terms))
+                               for g in (rows, cols))
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
@@ -169,11 +181,12 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
             c1 = min(c0 + t, m)
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
-            if masks is None and fast:
-                d_s, d_b = plain_gradient(a_block, c[c0:c1], scale, sides, plan.shift, buffers), None
+            if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
+                d_s = plain_gradient(a_block, c[c0:c1], scale, sides, plan.shift, buffers, masks)
+                d_b = None
             else:
                 s = torch.mm(a_block, c[c0:c1].T).mul_(scale)
-                d_s, d_b = tile_gradient(TileLogits(s, masks), sides, bias, plan.shift)
+                d_s, d_b = tile_gradient(TileLogits(s, dense_masks(masks)), sides, bias, plan.shift)
             if d_b is not None:
                 d_bias += d_b
             if d_s is None:
@@ -269,7 +282,15 @@ def streaming_pair_statistics(anchors: Tensor, candidates: Tensor, structure: Pa
         tilts=tuple(tilts), tile=tile,
         bound=logit_bound(anchors, candidates, row_negatives, float(scale_t.detach())),
     )
-    values = StreamingPairStatistics.apply(plan, anchors, candidates, row_negatives, scale_t.reshape(()),
-                                           bias_t.reshape(()))
-    names = [k for k in ALL_STATS if k in want]
-    return PairStats(**dict(zip(names, values)))
+    stats: dict[str, Tensor] = {}
+    if TileClassifier(plan.structure).sparse and (plan.row_want | plan.col_want) & POSITIVE_STATS:
+        stats = index_positive_stats(anchors, candidates, plan.structure, plan.row_want & POSITIVE_STATS,
+                                     plan.col_want & POSITIVE_STATS, scale,
+                                     accumulation_dtype(anchors))
+        plan = replace(plan, row_want=plan.row_want - POSITIVE_STATS, col_want=plan.col_want - POSITIVE_STATS)
+    if plan.row_want or plan.col_want:
+        values = StreamingPairStatistics.apply(plan, anchors, candidates, row_negatives,
+                                               scale_t.reshape(()), bias_t.reshape(()))
+        names = [k for k in ALL_STATS if k in want and k not in stats]
+        stats.update(zip(names, values))
+    return PairStats(**stats)
