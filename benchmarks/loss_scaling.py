@@ -173,6 +173,9 @@ def available(name: str) -> bool:
     if name.startswith("lightly"):
         from tests.anchors import lightly_loss
         return lightly_loss("ntx_ent_loss") is not None
+    if name.startswith("catalogue:"):
+        import contrastkit.losses as losses
+        return hasattr(losses, name.split(":")[1].split("|")[0])
     return True
 
 
@@ -230,8 +233,9 @@ def main() -> None:
                     names = []
                     for cls, opts in CATALOGUE:
                         key = f"catalogue:{cls}|{json.dumps(opts, sort_keys=True)}"
-                        names.append(key)
-                        options[key] = opts
+                        if available(key):
+                            names.append(key)
+                            options[key] = opts
                 fits = [x for x in names if ESTIMATES.get(x, ESTIMATES["contrastkit-streaming"])(n, d) <= cap]
                 row = dict(kind=kind, n=n, d=d, impls=fits)
                 row.update(launch(dict(base, impls=fits, n=n, d=d, options=options), cap, args.timeout))

@@ -37,12 +37,23 @@ def _terms(side):
     return side.lse.values() if hasattr(side, "lse") else side.lse_terms
 
 
-def shifted_exp(a_block: Tensor, c_block: Tensor, scale: float, gamma: float, shift: float,
-                out: Tensor) -> Tensor:
-    """``exp(gamma * scale * a_block @ c_block.T - shift)`` computed into ``out``."""
-    offset = torch.full((1, 1), -shift, dtype=out.dtype, device=out.device)
-    torch.addmm(offset, a_block, c_block.T, alpha=gamma * scale, out=out)
-    return out.exp_()
+class ShiftedOperands:
+    """``[g * scale * A, -shift]`` and ``[C, 1]`` per tilt ``g``: one matmul of their row blocks gives
+    ``g * scale * <a_i, c_j> - shift`` directly, with no pass over the tile to scale and shift it."""
+
+    def __init__(self, a: Tensor, c: Tensor, scale: float, shift_of):
+        self.a, self.scale, self.shift_of = a, scale, shift_of
+        self.c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
+        self._a: dict[float, Tensor] = {}
+
+    def shifted_exp(self, gamma: float, r0: int, r1: int, c0: int, c1: int, out: Tensor) -> Tensor:
+        """``exp(gamma * s[r0:r1, c0:c1] - shift(gamma))`` computed into ``out``."""
+        if gamma not in self._a:
+            a = self.a
+            offset = torch.full((a.shape[0], 1), -self.shift_of(gamma), dtype=a.dtype, device=a.device)
+            self._a[gamma] = torch.cat([a * (gamma * self.scale), offset], 1)
+        torch.mm(self._a[gamma][r0:r1], self.c[c0:c1].T, out=out)
+        return out.exp_()
 
 
 def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
@@ -50,14 +61,14 @@ def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
         e[coords] = 0.0
 
 
-def plain_forward(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of, buffers: TileBuffers,
+def plain_forward(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides, buffers: TileBuffers,
                   sparse=None) -> None:
     """Fold a tile into the accumulators of ``sides`` (as ``reduce_tile`` does): a tile of negatives,
     or a :class:`SparseTile` whose excluded pairs, then positives, are zeroed in place (``kept``
     contains ``neg``, so the ``kept`` sums are taken first)."""
-    rows, cols = a_block.shape[0], c_block.shape[0]
+    r0, r1, c0, c1 = bounds
     for gamma in plain_gammas(sides):
-        e = shifted_exp(a_block, c_block, scale, gamma, shift_of(gamma), buffers.get(0, rows, cols))
+        e = ops.shifted_exp(gamma, r0, r1, c0, c1, buffers.get(0, r1 - r0, c1 - c0))
         if sparse is not None:
             _zero(e, sparse.excluded)
         for group in ("kept", "neg"):
@@ -89,17 +100,18 @@ def _at(coef: dict[int, Tensor], coords: tuple[Tensor, Tensor]) -> Tensor:
     return sum(parts[1:], parts[0]) if parts else torch.zeros(rows.shape)
 
 
-def plain_gradient(a_block: Tensor, c_block: Tensor, scale: float, sides, shift_of,
-                   buffers: TileBuffers, sparse=None) -> Tensor | None:
+def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides, buffers: TileBuffers,
+                   sparse=None) -> Tensor | None:
     """``dL/ds`` of a tile of negatives (or a :class:`SparseTile`) when only fixed-shift
     log-sum-exp terms over ``kept`` / ``neg`` carry gradient."""
-    rows, cols = a_block.shape[0], c_block.shape[0]
+    r0, r1, c0, c1 = bounds
+    rows, cols = r1 - r0, c1 - c0
     total = None
     for gamma in plain_gammas(sides):
         coef = _coefficients(sides, gamma, ("kept", "neg"))
         if not coef:
             continue
-        e = shifted_exp(a_block, c_block, scale, gamma, shift_of(gamma), buffers.get(0, rows, cols))
+        e = ops.shifted_exp(gamma, r0, r1, c0, c1, buffers.get(0, rows, cols))
         positive = None if sparse is None else sparse.positive
         if sparse is not None:
             _zero(e, sparse.excluded)

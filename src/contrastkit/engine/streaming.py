@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ._index_positives import index_positive_stats
-from ._plain_tiles import TileBuffers, plain_forward, plain_gradient
+from ._plain_tiles import ShiftedOperands, TileBuffers, plain_forward, plain_gradient
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
 from ._tiles import (
     FIXED_SHIFT_LIMIT,
@@ -34,7 +34,7 @@ from .structure import PairStructure
 
 POSITIVE_STATS = frozenset({"pos_sum", "pos_count", "pos_lse"})
 #: default tile edge (rows and columns) per device type.
-DEFAULT_TILE = {"cpu": 1024, "cuda": 4096}
+DEFAULT_TILE = {"cpu": 2048, "cuda": 4096}
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,7 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     fast = plan.plain_fast(plan.row_want | plan.col_want)
     fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device, count=1)
+    ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block = a[r0:r1]
@@ -141,7 +142,7 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
-                plain_forward(a_block, c[c0:c1], scale, sides, plan.shift, buffers, masks)
+                plain_forward(ops, (r0, r1, c0, c1), sides, buffers, masks)
                 continue
             s = torch.mm(a_block, c[c0:c1].T).mul_(scale)  # (T, T)
             reduce_tile(TileLogits(s, dense_masks(masks)), sides, bias)
@@ -174,6 +175,7 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
     fast_sparse = fast and all(g is None or (g.pos_sum is None and all(w != "pos" for w, *_ in g.lse_terms))
                                for g in (rows, cols))
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
+    ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block, d_block = a[r0:r1], d_a[r0:r1]
@@ -182,7 +184,7 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
-                d_s = plain_gradient(a_block, c[c0:c1], scale, sides, plan.shift, buffers, masks)
+                d_s = plain_gradient(ops, (r0, r1, c0, c1), sides, buffers, masks)
                 d_b = None
             else:
                 s = torch.mm(a_block, c[c0:c1].T).mul_(scale)
