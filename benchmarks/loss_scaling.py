@@ -204,7 +204,8 @@ def main() -> None:
         print(json.dumps(worker(json.loads(args.worker))))
         return
     if args.quick:
-        args.ns, args.dims, args.repeats, args.ratio_ns, args.catalogue_ns = "1024,2048", "128", 2, "2048", "2048"
+        args.ns, args.dims, args.repeats = "1024,2048", "128", 2
+        args.ratio_ns = args.catalogue_ns = "2048"
     cap = int(args.cap_gib * GIB)
     base = dict(threads=args.threads, device=args.device, repeats=args.repeats)
     rows, kinds = [], args.kinds.split(",")
