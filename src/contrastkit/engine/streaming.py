@@ -68,7 +68,8 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
 
 
 def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
-    """Gradients ``(dA, dC, dR, dscale, dbias)`` in the accumulation dtype (unscaled where noted)."""
+    """Gradients ``(dA, dC, dR, dscale, dbias)`` in the accumulation dtype (``dC``: None unless
+    ``need_c``; ``dR``: None without row negatives)."""
     n, m, t = a.shape[0], c.shape[0], plan.tile
     classify = TileClassifier(plan.structure)
     row_out = {k: v for k, v in outputs.items() if not k.startswith("col_")}
