@@ -1,3 +1,27 @@
-"""contrastkit.data (see DESIGN.md section 2)."""
+"""Readers for user data and the bundled offline data sets.
 
-__all__: list[str] = []
+Images (:class:`ImageData`, float ``(N, C, H, W)`` in [0, 1]): :func:`load_digits` (scikit-learn),
+:func:`load_idx` / :func:`read_idx` (MNIST-format, ``.gz`` too), :func:`load_npz`,
+:func:`load_image_folder`. Tables: :func:`read_table` (jsonl / csv / parquet) and :func:`read_pairs`.
+"""
+
+from .arrays import load_npz
+from .idx import load_idx, read_idx
+from .image_folder import list_images, load_image_folder, read_image
+from .images import ImageData, load_digits, to_image_tensor, train_test_split
+from .tables import read_pairs, read_table
+
+__all__ = [
+    "ImageData",
+    "list_images",
+    "load_digits",
+    "load_idx",
+    "load_image_folder",
+    "load_npz",
+    "read_idx",
+    "read_image",
+    "read_pairs",
+    "read_table",
+    "to_image_tensor",
+    "train_test_split",
+]

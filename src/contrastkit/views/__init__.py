@@ -1,3 +1,5 @@
-"""contrastkit.views (see DESIGN.md section 2)."""
+"""View generators: callables ``views(batch, generator) -> list of views`` (see each module)."""
 
-__all__: list[str] = []
+from .image import ImageViews
+
+__all__ = ["ImageViews"]

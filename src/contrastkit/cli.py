@@ -1,0 +1,188 @@
+"""The ``contrastkit`` command: train, eval, embed, search, report, recipes.
+
+Errors in the input (config, paths, files) end with exit code 2 and one line on stderr; add
+``--debug`` for the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+class CommandError(Exception):
+    """Bad command-line usage (exit code 2)."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage + message
+        raise CommandError(f"{message} (see `{self.prog} --help`)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show the traceback on errors")
+
+
+def build_parser() -> Parser:
+    parser = Parser(prog="contrastkit", description="Contrastive learning: train, evaluate, embed, search.")
+    _common(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    train = commands.add_parser("train", help="train a recipe or a TOML config (or --resume a run)")
+    train.add_argument("recipe", nargs="?", help="built-in recipe name or path to a .toml config")
+    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override one config value (repeatable)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    evaluate = commands.add_parser("eval", help="evaluate a run's trained encoder and print the metrics table")
+    evaluate.add_argument("run_dir")
+    evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
+    embed.add_argument("run_dir")
+    embed.add_argument("input", help="image folder or file, .npz, or IDX (.gz) file")
+    embed.add_argument("output", help="output .npy (with a .names.txt sidecar) or .parquet")
+    search = commands.add_parser("search", help="top-k nearest corpus items for a query")
+    search.add_argument("run_dir")
+    search.add_argument("query", help="an image file, or the name of a corpus row")
+    search.add_argument("--corpus", required=True, help="embeddings written by `contrastkit embed`")
+    search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
+    search.add_argument("--json", action="store_true", help="print the results as JSON")
+    report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
+    report.add_argument("run_dir")
+    recipes = commands.add_parser("recipes", help="list the built-in recipes")
+    recipes.add_argument("--components", action="store_true", help="also list registered components")
+    for sub in (train, evaluate, embed, search, report, recipes):
+        _common(sub)
+    return parser
+
+
+def _check_run_dir(path: str) -> None:
+    from pathlib import Path
+
+    if not (Path(path) / "config.toml").is_file():
+        raise ValueError(f"run directory {path!r}: not found or not a contrastkit run (no config.toml)")
+
+
+def cmd_train(args) -> int:
+    from .recipes.catalogue import load_recipe
+    from .recipes.runner import read_run_config, train
+    from .report import format_table
+
+    if args.resume:
+        if args.recipe or args.overrides:
+            raise CommandError("--resume continues a run with its saved config: give no recipe or --set")
+        _check_run_dir(args.resume)
+        from pathlib import Path
+
+        config, name = read_run_config(args.resume), Path(args.resume).name
+    elif args.recipe:
+        config, name = load_recipe(args.recipe, args.overrides)
+    else:
+        raise CommandError("train: give a recipe name or a .toml config (see `contrastkit recipes`)")
+    result = train(config, name, resume_dir=args.resume, quiet=args.quiet)
+    if args.json:
+        print(json.dumps({"run_dir": str(result.run_dir.path), "final": result.final,
+                          "baselines": result.baselines, "seconds": result.seconds}))
+        return 0
+    print(format_table(result.final, result.baselines))
+    if result.stop_reason:
+        print(result.stop_reason)
+    print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")
+    if (result.run_dir.report / "report.html").is_file():
+        print(f"report: {result.run_dir.report / 'report.html'}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .recipes.runner import evaluate_run
+    from .report import format_table
+
+    _check_run_dir(args.run_dir)
+    metrics, baselines = evaluate_run(args.run_dir, args.quiet)
+    print(json.dumps(metrics) if args.json else format_table(metrics, baselines))
+    return 0
+
+
+def cmd_embed(args) -> int:
+    from .recipes.inference import embed_file
+    from .train.distributed import local_device
+
+    _check_run_dir(args.run_dir)
+    rows, dim = embed_file(args.run_dir, args.input, args.output, local_device("auto"), args.quiet)
+    print(f"wrote {rows} embeddings of dimension {dim} to {args.output}")
+    return 0
+
+
+def cmd_search(args) -> int:
+    from .recipes.inference import describe_json, search
+    from .train.distributed import local_device
+
+    _check_run_dir(args.run_dir)
+    rows = search(args.run_dir, args.query, args.corpus, args.k, local_device("auto"))
+    if args.json:
+        print(describe_json(rows))
+    else:
+        for rank, (row, score, name) in enumerate(rows, 1):
+            print(f"{rank:>3}  {score:7.4f}  {name}  (row {row})")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from .report import write_report
+
+    _check_run_dir(args.run_dir)
+    print(f"report: {write_report(args.run_dir)}")
+    return 0
+
+
+def cmd_recipes(args) -> int:
+    from .recipes.catalogue import describe_recipes
+
+    recipes = describe_recipes()
+    width = max(map(len, recipes))
+    for name, description in recipes.items():
+        print(f"{name.ljust(width)}  {description}")
+    if args.components:
+        from .recipes.build import losses
+        from .recipes.registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS
+
+        for registry in (DATA_SOURCES, VIEWS, ENCODERS, HEADS):
+            print(f"\n[{registry.section}] name =")
+            for name, description in registry.describe().items():
+                print(f"  {name.ljust(14)}  {description}")
+        names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type)]
+        print("\n[loss] name =\n  " + ", ".join(names))
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "eval": cmd_eval, "embed": cmd_embed, "search": cmd_search,
+            "report": cmd_report, "recipes": cmd_recipes}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    debug = "--debug" in argv
+    try:
+        args = build_parser().parse_args(argv)
+        args.quiet, args.debug = getattr(args, "quiet", False), getattr(args, "debug", False)
+        if args.command is None:
+            build_parser().print_help()
+            return 2
+        return COMMANDS[args.command](args)
+    except KeyboardInterrupt:
+        print("contrastkit: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, ValueError, OSError) as error:  # ConfigError is a ValueError
+        if debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        print(f"contrastkit: error: {message}", file=sys.stderr)
+        return 2
+    except Exception as error:
+        if debug:
+            raise
+        print(f"contrastkit: internal error: {type(error).__name__}: {' '.join(str(error).split())} "
+              "(rerun with --debug for the traceback)", file=sys.stderr)
+        return 1

@@ -1,0 +1,59 @@
+"""A small convolutional encoder for small images (8x8 digits up to ~64x64)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+
+def _positive_int(name: str, value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name}: expected a positive int, got {value!r}")
+    return value
+
+
+class SmallCNN(nn.Module):
+    """Conv(3x3) -> BN -> ReLU blocks; every block after the first halves the resolution with
+    stride 2 and doubles the width, then global average pooling and a linear map to
+    ``embedding_dim``.
+
+    Args:
+        in_channels: image channels (1 grey, 3 RGB).
+        width: channels of the first block.
+        depth: number of conv blocks.
+        embedding_dim: size of the output representation.
+        image_size: expected input ``(H, W)``; stored so that a saved encoder knows its input.
+    Shapes:
+        ``(N, in_channels, H, W)`` -> ``(N, embedding_dim)``.
+    """
+
+    config_keys = ("in_channels", "width", "depth", "embedding_dim", "image_size")
+
+    def __init__(self, in_channels: int = 1, width: int = 32, depth: int = 3, embedding_dim: int = 128,
+                 image_size: tuple[int, int] | list[int] = (8, 8)):
+        super().__init__()
+        self.in_channels = _positive_int("in_channels", in_channels)
+        self.width = _positive_int("width", width)
+        self.depth = _positive_int("depth", depth)
+        self.embedding_dim = _positive_int("embedding_dim", embedding_dim)
+        if len(image_size) != 2:
+            raise ValueError(f"image_size: expected (H, W), got {image_size!r}")
+        self.image_size = [_positive_int("image_size", int(s)) for s in image_size]
+        layers, channels = [], self.in_channels
+        for block in range(self.depth):
+            out = self.width * 2 ** block
+            layers += [nn.Conv2d(channels, out, 3, stride=1 if block == 0 else 2, padding=1, bias=False),
+                       nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            channels = out
+        self.features = nn.Sequential(*layers)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.out = nn.Linear(channels, self.embedding_dim)
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        return (self.in_channels, *self.image_size)
+
+    def forward(self, images: Tensor) -> Tensor:
+        if images.dim() != 4 or images.shape[1] != self.in_channels:
+            raise ValueError(f"images: expected (N, {self.in_channels}, H, W), got {tuple(images.shape)}")
+        return self.out(torch.flatten(self.pool(self.features(images)), 1))

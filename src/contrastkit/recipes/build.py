@@ -1,0 +1,106 @@
+"""Build a run's objects from a validated :class:`~contrastkit.train.config.Config`.
+
+Every component is constructed here, before any data is read or step taken, so a bad key or
+value fails in a second with its config key named.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .. import losses
+from ..data import train_test_split
+from ..encoders import ContrastiveModel
+from ..train.config import Config, ConfigError
+from ..train.trainer import LOSS_INPUTS
+from . import components  # noqa: F401  (registers the built-in components)
+from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
+
+# how each loss is called with the V view outputs (default: loss(*views))
+DEFAULT_LOSS_INPUTS = {"SupCon": "stacked+labels", "MultiViewInfoNCE": "stacked", "MVDHEL": "stacked",
+                       "PolyView": "stacked"}
+SCALE_NOTE = {"chunk_size": "GradCache", "gather_distributed": "cross-process negatives",
+              "momentum": "the momentum encoder", "queue_size": "the MoCo queue"}
+
+
+@dataclass
+class Components:
+    views: object
+    loss: nn.Module
+    loss_inputs: str
+    model: nn.Module | None = None
+
+
+def check_scale(config: Config) -> None:
+    """The ``[scale]`` table validates now; its features are wired in a later version."""
+    for key in config.scale.requested:
+        raise ConfigError(f"scale.{key} = {getattr(config.scale, key)!r}: {SCALE_NOTE[key]} is not "
+                          "available in the trainer yet; remove the key")
+
+
+def build_loss(config: Config) -> tuple[nn.Module, str]:
+    options = config.loss.options
+    loss_inputs = options.pop("inputs", DEFAULT_LOSS_INPUTS.get(config.loss.name, "views"))
+    if loss_inputs not in LOSS_INPUTS:
+        raise ConfigError(f"loss.inputs = {loss_inputs!r}: expected one of {list(LOSS_INPUTS)}")
+    cls = getattr(losses, config.loss.name, None)
+    if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type)]
+        raise ConfigError(f"loss.name = {config.loss.name!r}: not a loss in contrastkit.losses; "
+                          f"expected one of {names}")
+    return build_call(cls, "loss", options), loss_inputs
+
+
+def build_components(config: Config) -> Components:
+    check_scale(config)
+    ENCODERS.check(config.encoder.name, config.encoder.options)
+    if config.head is not None:
+        HEADS.check(config.head.name, config.head.options)
+    DATA_SOURCES.check(config.data.name, config.data.options)
+    loss, loss_inputs = build_loss(config)
+    views = VIEWS.build(config.views.name, config.views.options)
+    return Components(views, loss, loss_inputs)
+
+
+def load_data(config: Config):
+    """``(train, test)`` splits of the configured data source (first ``max_samples`` rows)."""
+    options = dict(config.data.options)
+    if config.data.path is not None:
+        options["path"] = config.data.path
+    data = DATA_SOURCES.build(config.data.name, options)
+    if config.data.max_samples is not None and config.data.max_samples < len(data):
+        data = data.subset(torch.arange(config.data.max_samples))
+    return train_test_split(data, config.data.test_fraction, config.run.seed)
+
+
+def input_context(data) -> dict:
+    inputs = data.inputs
+    if isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
+        return {"in_channels": int(inputs.shape[1]), "image_size": [int(s) for s in inputs.shape[2:]],
+                "input_dim": int(math.prod(inputs.shape[1:]))}
+    if isinstance(inputs, torch.Tensor):
+        return {"input_dim": int(math.prod(inputs.shape[1:]))}
+    return {}
+
+
+def build_model(config: Config, data) -> ContrastiveModel:
+    """Encoder (+ head), initialised from ``run.seed``."""
+    torch.manual_seed(config.run.seed)
+    encoder = ENCODERS.build(config.encoder.name, config.encoder.options, input_context(data))
+    head = None
+    if config.head is not None:
+        width = getattr(encoder, "embedding_dim", None)
+        head = HEADS.build(config.head.name, config.head.options, {"input_dim": width})
+    return ContrastiveModel(encoder, head)
+
+
+def input_description(data) -> dict:
+    """What the saved encoder expects, so ``embed`` and ``search`` can read new files for it."""
+    context = input_context(data)
+    if "image_size" in context:
+        return {"kind": "image", "channels": context["in_channels"], "image_size": context["image_size"]}
+    return {"kind": "other"}

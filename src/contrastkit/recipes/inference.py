@@ -1,0 +1,181 @@
+"""Use a trained run: load its encoder, embed files or folders into .npy / parquet, search them."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._atomic import atomic_write
+from ..data import list_images, load_idx, load_npz, read_image
+from ..encoders import load_module
+from ..train.callbacks import progress
+from ..train.embedding import embed_all
+
+BATCH = 256
+
+
+def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
+    """The trained encoder saved in ``RUN_DIR/model`` and its input description."""
+    folder = Path(run_dir) / "model"
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"run_dir: {run_dir} has no trained model (model/config.json); "
+                         "is training finished?")
+    encoder, extra = load_module(folder, device)
+    return encoder, extra.get("input", {"kind": "other"})
+
+
+def fit_images(images: torch.Tensor, channels: int, size: list[int]) -> torch.Tensor:
+    """Convert ``(N, C, H, W)`` images to the encoder's channels (grey <-> RGB) and size (bilinear)."""
+    if images.shape[1] != channels:
+        if images.shape[1] == 3 and channels == 1:
+            images = images.mean(dim=1, keepdim=True)
+        elif images.shape[1] == 1 and channels == 3:
+            images = images.expand(-1, 3, -1, -1)
+        else:
+            raise ValueError(f"input: images have {images.shape[1]} channels, the encoder expects {channels}")
+    if list(images.shape[2:]) != list(size):
+        images = F.interpolate(images, size=tuple(size), mode="bilinear", align_corners=False, antialias=True)
+    return images.contiguous()
+
+
+def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[torch.Tensor, list[str]]]]:
+    """``(count, iterator of (images, names))`` for an image file or folder (read lazily, one batch
+    at a time), an ``.npz`` archive, or an IDX file (``.gz`` too)."""
+    path = Path(path)
+    channels, size = spec["channels"], spec["image_size"]
+    name = path.name.lower()
+    if path.is_file() and (name.endswith(".npz") or "idx" in name or name.endswith("-ubyte")):
+        data = load_npz(path) if name.endswith(".npz") else load_idx(path)
+        images = fit_images(data.images, channels, size)
+
+        def from_array():
+            for start in range(0, len(images), BATCH):
+                yield images[start:start + BATCH], data.names[start:start + BATCH]
+
+        return len(images), from_array()
+    files = list_images(path)
+    if not files:
+        raise ValueError(f"input: no images found at {path}")
+    root = path if path.is_dir() else path.parent
+
+    def from_files():
+        for start in range(0, len(files), BATCH):
+            chunk = files[start:start + BATCH]
+            images = torch.from_numpy(np.stack([read_image(f, tuple(size), channels) for f in chunk]))
+            yield images, [str(f.relative_to(root)) for f in chunk]
+
+    return len(files), from_files()
+
+
+def input_batches(path: str | Path, spec: dict):
+    if spec.get("kind") == "image":
+        return image_batches(path, spec)
+    raise ValueError(f"input: this run's encoder takes {spec.get('kind')!r} inputs; contrastkit has no "
+                     "reader for them yet")
+
+
+def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False) -> tuple[int, int]:
+    """Stream the embeddings of ``input_path`` into ``output`` (``.npy`` + ``.names.txt`` sidecar,
+    or ``.parquet`` with ``name`` and ``embedding`` columns). Returns ``(rows, dimension)``."""
+    output = Path(output)
+    if output.suffix not in (".npy", ".parquet"):
+        raise ValueError(f"output: expected a .npy or .parquet file name, got {output.name}")
+    if not Path(input_path).exists():
+        raise ValueError(f"input: {input_path} does not exist")
+    encoder, spec = load_run_encoder(run_dir, device)
+    count, batches = input_batches(input_path, spec)
+    names: list[str] = []
+
+    def embedded():
+        for images, batch_names in progress(batches, total=-(-count // BATCH), description="embed", quiet=quiet):
+            names.extend(batch_names)
+            yield embed_all(encoder, images, device, BATCH).numpy()
+
+    if output.suffix == ".npy":
+        dim = [0]
+
+        def write_npy(tmp: Path):
+            array, row = None, 0
+            for chunk in embedded():
+                if array is None:
+                    dim[0] = chunk.shape[1]
+                    array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(count, dim[0]))
+                array[row:row + len(chunk)] = chunk
+                row += len(chunk)
+            array.flush()
+            del array
+
+        atomic_write(output, write_npy)
+        atomic_write(Path(f"{output}.names.txt"), lambda tmp: tmp.write_text("\n".join(names) + "\n"))
+        return count, dim[0]
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    dim = [0]
+
+    def write_parquet(tmp: Path):
+        writer = None
+        for chunk in embedded():
+            dim[0] = chunk.shape[1]
+            batch_names = names[-len(chunk):]
+            table = pa.table({"name": batch_names,
+                              "embedding": pa.FixedSizeListArray.from_arrays(chunk.reshape(-1), chunk.shape[1])})
+            writer = writer or pq.ParquetWriter(str(tmp), table.schema)
+            writer.write_table(table)
+        writer.close()
+
+    atomic_write(output, write_parquet)
+    return count, dim[0]
+
+
+def read_corpus(path: str | Path) -> tuple[np.ndarray, list[str]]:
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"--corpus: {path} does not exist (make it with `contrastkit embed`)")
+    if path.suffix == ".npy":
+        vectors = np.load(path, allow_pickle=False)
+        sidecar = Path(f"{path}.names.txt")
+        names = sidecar.read_text().splitlines() if sidecar.is_file() else [str(i) for i in range(len(vectors))]
+    elif path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        vectors = np.stack(table.column("embedding").to_numpy(zero_copy_only=False)).astype(np.float32)
+        names = [str(n) for n in table.column("name").to_pylist()]
+    else:
+        raise ValueError(f"--corpus: expected a .npy or .parquet file, got {path.name}")
+    if vectors.ndim != 2 or len(names) != len(vectors):
+        raise ValueError(f"--corpus: {path.name} is not an (N, d) embedding file with N names")
+    return vectors.astype(np.float32), names
+
+
+def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tuple[int, float, str]]:
+    """Top-``k`` corpus rows by cosine similarity to ``query``: an image file (embedded with the
+    run's encoder) or the name of a corpus row. Returns ``(row, similarity, name)`` triples."""
+    if k < 1:
+        raise ValueError(f"--k: expected a positive int, got {k}")
+    vectors, names = read_corpus(corpus)
+    if Path(query).is_file():
+        encoder, spec = load_run_encoder(run_dir, device)
+        _, batches = input_batches(query, spec)
+        images, _ = next(iter(batches))
+        vector = embed_all(encoder, images, device).numpy()[0]
+    elif query in names:
+        vector = vectors[names.index(query)]
+    else:
+        raise ValueError(f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}")
+    if vector.shape[0] != vectors.shape[1]:
+        raise ValueError(f"--corpus: dimension {vectors.shape[1]} does not match the encoder's {vector.shape[0]}")
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    scores = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
+    order = np.argsort(-scores, kind="stable")[:k]
+    return [(int(i), float(scores[i]), names[i]) for i in order]
+
+
+def describe_json(rows) -> str:
+    return json.dumps([{"row": r, "similarity": s, "name": n} for r, s, n in rows])

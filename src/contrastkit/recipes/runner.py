@@ -1,0 +1,125 @@
+"""Run a recipe end to end: validate, build, train (or resume), evaluate, save, report."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .._atomic import atomic_write
+from ..encoders import save_module
+from ..train import distributed
+from ..train.callbacks import ProgressBar
+from ..train.config import Config, ConfigError, parse_toml, validate_config
+from ..train.evaluation import EmbeddingEvaluator, flatten_inputs
+from ..train.rundir import RunDir
+from ..train.toml_writer import dumps_toml
+from ..train.trainer import Trainer
+from .build import build_components, build_model, input_description, load_data
+
+PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
+
+
+@dataclass
+class RunResult:
+    run_dir: RunDir
+    final: dict[str, float]
+    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
+    seconds: float = 0.0
+    steps: int = 0
+    stop_reason: str | None = None
+
+
+def setup_runtime(config: Config) -> tuple[torch.device, bool]:
+    """Threads, determinism, device (+ process group under torchrun) and bf16 autocast."""
+    if config.run.threads:
+        torch.set_num_threads(config.run.threads)
+    if config.run.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    device = distributed.local_device(config.run.device)
+    distributed.init_from_environment(device)
+    bf16 = config.run.precision == "bf16" or (config.run.precision == "auto" and device.type == "cuda")
+    return device, bf16
+
+
+def read_run_config(run_dir: str | Path) -> Config:
+    run = RunDir(run_dir)
+    if not run.config.is_file():
+        raise ConfigError(f"run directory {run_dir}: no config.toml (not a contrastkit run)")
+    return validate_config(parse_toml(run.config.read_text(), str(run.config)))
+
+
+def make_evaluator(config: Config, train, test, views) -> EmbeddingEvaluator:
+    cap = config.eval.max_samples
+    train_eval = train.subset(torch.arange(min(cap, len(train))))
+    test_eval = test.subset(torch.arange(min(cap, len(test))))
+    return EmbeddingEvaluator(train_eval, test_eval, views, config.eval.metrics, config.eval.knn_k, config.run.seed)
+
+
+def train(config: Config, name: str, *, resume_dir: str | Path | None = None, quiet: bool = False,
+          callbacks=(), write_report: bool | None = None) -> RunResult:
+    """Train ``config`` into a new run directory, or continue the run in ``resume_dir``."""
+    started = time.perf_counter()
+    parts = build_components(config)  # every key checked before any work
+    device, bf16 = setup_runtime(config)
+    train_data, test_data = load_data(config)
+    model = build_model(config, train_data)
+    main = distributed.is_main()
+    if resume_dir is not None:
+        run = RunDir(resume_dir)
+    else:
+        path = str(RunDir.new(config.run.output_dir, name).path) if main else None
+        run = RunDir(distributed.broadcast_object(path))
+        if main:
+            run.write_config(dumps_toml(config.model_dump(mode="json")))
+    evaluator = make_evaluator(config, train_data, test_data, parts.views)
+    periodic = [lambda embed: evaluator(embed, PERIODIC_METRICS)]
+    trainer = Trainer(model, parts.views, parts.loss, train_data, train=config.train, optim=config.optim,
+                      run_dir=run, device=device, seed=config.run.seed, loss_inputs=parts.loss_inputs, bf16=bf16,
+                      evaluators=periodic, callbacks=[] if quiet else [ProgressBar(name)] + list(callbacks))
+    if quiet:
+        trainer.callbacks = list(callbacks)
+    baselines = run.read_json(run.baselines) or {}
+    if main and config.eval.baselines and not baselines:
+        baselines = {"raw input": evaluator(flatten_inputs), "untrained encoder": trainer.evaluate_full(evaluator)}
+        run.write_json(run.baselines, baselines)
+    if resume_dir is not None and not trainer.resume():
+        raise ConfigError(f"--resume {resume_dir}: no complete checkpoint to resume from")
+    trainer.fit()
+    result = RunResult(run, {}, baselines, 0.0, trainer.step, trainer.stop_reason)
+    if main:
+        result.final = trainer.evaluate_full(evaluator)
+        run.write_json(run.final_metrics, result.final)
+        save_module(run.model, model.encoder, {"input": input_description(train_data), "recipe": name})
+        embed = trainer.embed_function()
+        arrays = evaluator.analysis(embed)
+        atomic_write(run.analysis, lambda tmp: np.savez(tmp.open("wb"), **arrays))
+        if config.train.report if write_report is None else write_report:
+            from ..report import write_report as make_report
+
+            make_report(run.path)
+    distributed.barrier()
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
+    """Re-evaluate the trained encoder of ``run_dir`` on its data split; writes ``eval.json`` and
+    returns ``(metrics, baselines)``."""
+    from .inference import load_run_encoder
+
+    config = read_run_config(run_dir)
+    device = distributed.local_device(config.run.device)
+    parts = build_components(config)
+    train_data, test_data = load_data(config)
+    encoder, _ = load_run_encoder(run_dir, device)
+    evaluator = make_evaluator(config, train_data, test_data, parts.views)
+    from ..train.embedding import embedding_function
+
+    metrics = evaluator(embedding_function(encoder, device))
+    run = RunDir(run_dir)
+    run.write_json(run.path / "eval.json", metrics)
+    return metrics, run.read_json(run.baselines) or {}

@@ -1,0 +1,225 @@
+"""One training loop for every recipe: data -> views -> model -> loss -> optimizer step.
+
+Randomness is a function of ``(seed, micro-batch)`` (see :mod:`.batching`), the learning rate a
+function of the step (:mod:`.schedule`), and the rest of the state (weights, optimizer, best metric)
+is checkpointed, so a run killed at any moment resumes to the same final weights on CPU.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from . import distributed
+from .batching import EpochSampler, derived_seed, step_generator
+from .checkpoint import list_checkpoints, load_checkpoint, model_state, prune_checkpoints, restore_rng
+from .checkpoint import save_checkpoint, unpack_optimizer
+from .config import OptimSection, TrainSection
+from .embedding import embedding_function, to_device
+from .rundir import RunDir
+from .schedule import learning_rate
+
+LOSS_INPUTS = ("views", "views+labels", "stacked", "stacked+labels")
+
+
+def build_optimizer(parameters, optim: OptimSection) -> torch.optim.Optimizer:
+    if optim.name == "sgd":
+        return torch.optim.SGD(parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
+    cls = torch.optim.AdamW if optim.name == "adamw" else torch.optim.Adam
+    return cls(parameters, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay)
+
+
+class Trainer:
+    """Args:
+        model: module whose ``forward`` gives what the loss sees (and ``embed`` the representation).
+        views: ``views(inputs, generator) -> list of V views``.
+        loss: a loss module; ``loss_inputs`` says how it is called with the V outputs ``z``:
+            ``views`` -> ``loss(*z)``, ``views+labels`` -> ``loss(*z, labels=y)``,
+            ``stacked`` -> ``loss(stack(z, 1))``, ``stacked+labels`` -> ``loss(stack(z, 1), y)``.
+        train_data: ``len()`` and ``batch(indices) -> (inputs, labels or None)``.
+        evaluators: callables ``evaluator(embed_fn) -> dict[str, float]``.
+        run_dir: where metrics and checkpoints go (written by rank 0 only).
+    """
+
+    def __init__(self, model: nn.Module, views: Callable, loss: nn.Module, train_data, *, train: TrainSection,
+                 optim: OptimSection, run_dir: RunDir, device: torch.device, seed: int = 0,
+                 loss_inputs: str = "views", bf16: bool = False, evaluators: Sequence[Callable] = (),
+                 callbacks: Sequence = ()):
+        if loss_inputs not in LOSS_INPUTS:
+            raise ValueError(f"loss_inputs: expected one of {LOSS_INPUTS}, got {loss_inputs!r}")
+        self.model, self.views, self.loss, self.train_data = model.to(device), views, loss.to(device), train_data
+        self.settings, self.optim, self.run_dir, self.device = train, optim, run_dir, device
+        self.seed, self.loss_inputs, self.bf16 = seed, loss_inputs, bf16
+        self.evaluators, self.callbacks = list(evaluators), list(callbacks)
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self.sampler = EpochSampler(len(train_data), train.batch_size, seed, self.rank, self.world_size)
+        steps_per_epoch = self.sampler.batches_per_epoch // optim.accumulate
+        if steps_per_epoch == 0:
+            raise ValueError(f"optim.accumulate = {optim.accumulate}: more micro-batches than one epoch holds "
+                             f"({self.sampler.batches_per_epoch})")
+        self.total_steps = train.max_steps or train.epochs * steps_per_epoch
+        parameters = [p for p in list(self.model.parameters()) + list(self.loss.parameters()) if p.requires_grad]
+        self.parameters = parameters
+        self.optimizer = build_optimizer(parameters, optim)
+        self.wrapped = self.model
+        if self.world_size > 1:
+            ids = [device.index] if device.type == "cuda" else None
+            self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.step, self.best_value, self.best_step, self.bad_evals = 0, None, None, 0
+        self.stop_reason, self._save_now = None, False
+
+    # ----- state -------------------------------------------------------------------------------
+    def trainer_state(self) -> dict:
+        return {"best_value": self.best_value, "best_step": self.best_step, "bad_evals": self.bad_evals,
+                "seed": self.seed, "total_steps": self.total_steps}
+
+    def save(self) -> None:
+        if distributed.is_main():
+            model_and_loss = nn.ModuleDict({"model": self.model, "loss": self.loss})
+            save_checkpoint(self.run_dir.checkpoints, self.step, model_and_loss, self.optimizer, self.trainer_state())
+            protect = {self.best_step} if self.best_step is not None else set()
+            prune_checkpoints(self.run_dir.checkpoints, self.settings.keep_last, protect)
+        distributed.barrier()
+
+    def resume(self) -> bool:
+        """Load the latest complete checkpoint of the run directory, if any."""
+        if not list_checkpoints(self.run_dir.checkpoints):
+            return False
+        tensors, meta = load_checkpoint(self.run_dir.checkpoints)
+        nn.ModuleDict({"model": self.model, "loss": self.loss}).load_state_dict(model_state(tensors))
+        self.optimizer.load_state_dict(unpack_optimizer(tensors, meta["optimizer"]))
+        restore_rng(tensors)
+        state = meta["state"]
+        self.step = meta["step"]
+        self.best_value, self.best_step, self.bad_evals = state["best_value"], state["best_step"], state["bad_evals"]
+        if distributed.is_main():
+            self.run_dir.truncate_metrics(self.step)
+        return True
+
+    # ----- one step --------------------------------------------------------------------------
+    def _call_loss(self, outputs: list[torch.Tensor], labels):
+        if self.loss_inputs.endswith("+labels") and labels is None:
+            raise ValueError(f"loss_inputs = {self.loss_inputs!r}: the training data has no labels")
+        if self.loss_inputs == "views":
+            return self.loss(*outputs)
+        if self.loss_inputs == "views+labels":
+            return self.loss(*outputs, labels=labels)
+        stacked = torch.stack(outputs, dim=1)
+        return self.loss(stacked) if self.loss_inputs == "stacked" else self.loss(stacked, labels)
+
+    def _forward_views(self, views: list) -> list[torch.Tensor]:
+        if all(isinstance(v, torch.Tensor) for v in views) and len({v.shape[1:] for v in views}) == 1:
+            return list(self.wrapped(torch.cat(views)).chunk(len(views)))  # one pass: shared BN statistics
+        return [self.wrapped(v) for v in views]
+
+    def train_step(self) -> float:
+        lr = learning_rate(self.step, peak=self.optim.lr, total_steps=self.total_steps,
+                           warmup_steps=self.optim.warmup_steps, schedule=self.optim.schedule,
+                           min_ratio=self.optim.min_lr_ratio)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        self.optimizer.zero_grad(set_to_none=True)
+        self.model.train()
+        total = 0.0
+        accumulate = self.optim.accumulate
+        for micro in range(accumulate):
+            number = self.step * accumulate + micro
+            inputs, labels = self.train_data.batch(self.sampler.indices(number))
+            torch.manual_seed(derived_seed(self.seed, number, self.rank, 3))  # dropout & co.
+            sync = self.world_size == 1 or micro == accumulate - 1
+            no_sync = contextlib.nullcontext() if sync else self.wrapped.no_sync()
+            with no_sync, torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
+                views = self.views(to_device(inputs, self.device), step_generator(self.seed, number, self.rank))
+                outputs = [z.float() for z in self._forward_views(views)]
+                loss = self._call_loss(outputs, to_device(labels, self.device)) / accumulate
+            if not torch.isfinite(loss):
+                raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower optim.lr "
+                                         "or enable optim.grad_clip")
+            loss.backward()
+            total += loss.item()
+        grad_norm = None
+        if self.optim.grad_clip > 0:
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, self.optim.grad_clip))
+        self.optimizer.step()
+        self.step += 1
+        self.last_logs = {"lr": lr, "grad_norm": grad_norm}
+        return total
+
+    # ----- evaluation ------------------------------------------------------------------------
+    def embed_function(self) -> Callable:
+        return embedding_function(self.model, self.device, self.bf16)
+
+    def evaluate_full(self, evaluator: Callable) -> dict[str, float]:
+        """One evaluator with all of its metrics, on the current weights."""
+        return evaluator(self.embed_function())
+
+    def evaluate(self) -> dict[str, float]:
+        embed = self.embed_function()
+        metrics: dict[str, float] = {}
+        for evaluator in self.evaluators:
+            metrics.update(evaluator(embed))
+        return metrics
+
+    def _after_eval(self, metrics: dict) -> None:
+        name = self.settings.best_metric
+        if not name:
+            return
+        if name not in metrics:
+            raise ValueError(f"train.best_metric = {name!r}: not among the evaluation metrics {sorted(metrics)}")
+        value = metrics[name]
+        better = self.best_value is None or (value > self.best_value if self.settings.best_mode == "max"
+                                             else value < self.best_value)
+        if better:
+            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+            self._save_now = True  # the best step always gets a checkpoint
+            if distributed.is_main():
+                self.run_dir.write_json(self.run_dir.best, {"step": self.step, "metric": name, "value": value})
+        else:
+            self.bad_evals += 1
+            patience = self.settings.early_stop_patience
+            if patience and self.bad_evals >= patience:
+                self.stop_reason = f"early stop: {name} did not improve for {patience} evaluations"
+
+    # ----- loop ------------------------------------------------------------------------------
+    def fit(self) -> dict[str, float]:
+        """Train to ``total_steps`` (or an early stop); returns the last evaluation's metrics."""
+        main = distributed.is_main()
+        callbacks = self.callbacks if main else []
+        for callback in callbacks:
+            callback.on_start(self, self.step, self.total_steps)
+        settings, metrics, start = self.settings, {}, time.perf_counter()
+        while self.step < self.total_steps and self.stop_reason is None:
+            loss = self.train_step()
+            logs = {"kind": "train", "step": self.step, "loss": loss, "lr": self.last_logs["lr"],
+                    "epoch": self.step * self.optim.accumulate / self.sampler.batches_per_epoch,
+                    "seconds": round(time.perf_counter() - start, 3)}
+            if self.last_logs["grad_norm"] is not None:
+                logs["grad_norm"] = self.last_logs["grad_norm"]
+            if main and (self.step % settings.log_every == 0 or self.step == self.total_steps):
+                self.run_dir.append_metrics(logs)
+            for callback in callbacks:
+                callback.on_step_end(self, self.step, logs)
+            last = self.step == self.total_steps
+            if self.evaluators and ((settings.eval_every and self.step % settings.eval_every == 0) or last):
+                metrics = self.evaluate() if main else {}
+                metrics = distributed.broadcast_object(metrics)
+                if main:
+                    self.run_dir.append_metrics({"kind": "eval", "step": self.step, **metrics})
+                for callback in callbacks:
+                    callback.on_eval(self, self.step, metrics)
+                self._after_eval(metrics)
+            if self.step % settings.checkpoint_every == 0 or last or self.stop_reason or self._save_now:
+                self.save()
+                self._save_now = False
+        if self.stop_reason and main:
+            self.run_dir.append_metrics({"kind": "event", "step": self.step, "event": self.stop_reason})
+        for callback in callbacks:
+            callback.on_end(self, self.step)
+        if not metrics and self.evaluators and main and self.step > 0:
+            metrics = self.evaluate()
+        return {k: v for k, v in metrics.items() if not (isinstance(v, float) and math.isnan(v))}
