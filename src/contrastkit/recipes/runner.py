@@ -79,7 +79,8 @@ def train(config: Config, name: str, *, resume_dir: str | Path | None = None, qu
     periodic = [lambda embed: evaluator(embed, PERIODIC_METRICS)]
     trainer = Trainer(model, parts.views, parts.loss, train_data, train=config.train, optim=config.optim,
                       run_dir=run, device=device, seed=config.run.seed, loss_inputs=parts.loss_inputs, bf16=bf16,
-                      evaluators=periodic, callbacks=[] if quiet else [ProgressBar(name)] + list(callbacks))
+                      evaluators=periodic, callbacks=[] if quiet else [ProgressBar(name)] + list(callbacks),
+                      scale=config.scale)
     if quiet:
         trainer.callbacks = list(callbacks)
     baselines = run.read_json(run.baselines) or {}

@@ -19,9 +19,10 @@ from . import distributed
 from .batching import EpochSampler, derived_seed, step_generator
 from .checkpoint import list_checkpoints, load_checkpoint, model_state, prune_checkpoints, restore_rng
 from .checkpoint import save_checkpoint, unpack_optimizer
-from .config import OptimSection, TrainSection
+from .config import OptimSection, ScaleSection, TrainSection
 from .embedding import embedding_function, to_device
 from .rundir import RunDir
+from .scaling import ScaleStep, output_dim
 from .schedule import learning_rate
 
 LOSS_INPUTS = ("views", "views+labels", "stacked", "stacked+labels")
@@ -44,12 +45,13 @@ class Trainer:
         train_data: ``len()`` and ``batch(indices) -> (inputs, labels or None)``.
         evaluators: callables ``evaluator(embed_fn) -> dict[str, float]``.
         run_dir: where metrics and checkpoints go (written by rank 0 only).
+        scale: the ``[scale]`` table (GradCache, MoCo; see :mod:`.scaling`), or ``None``.
     """
 
     def __init__(self, model: nn.Module, views: Callable, loss: nn.Module, train_data, *, train: TrainSection,
                  optim: OptimSection, run_dir: RunDir, device: torch.device, seed: int = 0,
                  loss_inputs: str = "views", bf16: bool = False, evaluators: Sequence[Callable] = (),
-                 callbacks: Sequence = ()):
+                 callbacks: Sequence = (), scale: ScaleSection | None = None):
         if loss_inputs not in LOSS_INPUTS:
             raise ValueError(f"loss_inputs: expected one of {LOSS_INPUTS}, got {loss_inputs!r}")
         self.model, self.views, self.loss, self.train_data = model.to(device), views, loss.to(device), train_data
@@ -70,6 +72,12 @@ class Trainer:
         if self.world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.scaling = None
+        if scale is not None and (scale.chunk_size or scale.momentum is not None or scale.queue_size):
+            dim = output_dim(self.model, views, train_data, device) if scale.queue_size else None
+            self.scaling = ScaleStep(scale, self.model, self.wrapped, self.loss, self._call_loss,
+                                     self._autocast, queue_dim=dim, total_steps=self.total_steps,
+                                     world_size=self.world_size)
         self.step, self.best_value, self.best_step, self.bad_evals = 0, None, None, 0
         self.stop_reason, self._save_now = None, False
 
@@ -78,9 +86,17 @@ class Trainer:
         return {"best_value": self.best_value, "best_step": self.best_step, "bad_evals": self.bad_evals,
                 "seed": self.seed, "total_steps": self.total_steps}
 
+    def state_modules(self) -> nn.ModuleDict:
+        """What a checkpoint holds besides optimizer and RNG: model, loss, momentum encoder, queue."""
+        extra = self.scaling.state_modules() if self.scaling is not None else {}
+        return nn.ModuleDict({"model": self.model, "loss": self.loss, **extra})
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
     def save(self) -> None:
         if distributed.is_main():
-            model_and_loss = nn.ModuleDict({"model": self.model, "loss": self.loss})
+            model_and_loss = self.state_modules()
             save_checkpoint(self.run_dir.checkpoints, self.step, model_and_loss, self.optimizer, self.trainer_state())
             protect = {self.best_step} if self.best_step is not None else set()
             prune_checkpoints(self.run_dir.checkpoints, self.settings.keep_last, protect)
@@ -91,7 +107,7 @@ class Trainer:
         if not list_checkpoints(self.run_dir.checkpoints):
             return False
         tensors, meta = load_checkpoint(self.run_dir.checkpoints)
-        nn.ModuleDict({"model": self.model, "loss": self.loss}).load_state_dict(model_state(tensors))
+        self.state_modules().load_state_dict(model_state(tensors))
         self.optimizer.load_state_dict(unpack_optimizer(tensors, meta["optimizer"]))
         restore_rng(tensors)
         state = meta["state"]
@@ -129,23 +145,32 @@ class Trainer:
         accumulate = self.optim.accumulate
         for micro in range(accumulate):
             number = self.step * accumulate + micro
-            inputs, labels = self.train_data.batch(self.sampler.indices(number))
+            indices = self.sampler.indices(number)
+            inputs, labels = self.train_data.batch(indices)
             torch.manual_seed(derived_seed(self.seed, number, self.rank, 3))  # dropout & co.
             sync = self.world_size == 1 or micro == accumulate - 1
             no_sync = contextlib.nullcontext() if sync else self.wrapped.no_sync()
             with no_sync, torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
                 views = self.views(to_device(inputs, self.device), step_generator(self.seed, number, self.rank))
-                outputs = [z.float() for z in self._forward_views(views)]
-                loss = self._call_loss(outputs, to_device(labels, self.device)) / accumulate
+                if self.scaling is None:
+                    outputs = [z.float() for z in self._forward_views(views)]
+                    loss = self._call_loss(outputs, to_device(labels, self.device)) / accumulate
+            if self.scaling is not None:  # forward, loss and backward; outside the autocast above
+                with contextlib.nullcontext() if sync else self.wrapped.no_sync():
+                    loss = self.scaling.micro_step(views, to_device(labels, self.device),
+                                                   to_device(indices, self.device), accumulate)
             if not torch.isfinite(loss):
                 raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower optim.lr "
                                          "or enable optim.grad_clip")
-            loss.backward()
+            if self.scaling is None:
+                loss.backward()
             total += loss.item()
         grad_norm = None
         if self.optim.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, self.optim.grad_clip))
         self.optimizer.step()
+        if self.scaling is not None:
+            self.scaling.after_optimizer_step(self.model)
         self.step += 1
         self.last_logs = {"lr": lr, "grad_norm": grad_norm}
         return total
