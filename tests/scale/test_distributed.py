@@ -84,6 +84,12 @@ def worker(rank, world, port, out_dir):
     out["infonce"], out["infonce_q"], out["infonce_k"] = loss.detach(), q.grad, k.grad
     out["infonce_tau"] = loss_fn.temperature.log_temperature.grad
 
+    # 2b. one direction only, labels only (the keys are gathered, the queries are not)
+    q, k = leaf(data["q"][part]), leaf(data["k"][part])
+    loss = InfoNCE(temperature=0.3, gather_distributed=True)(q, k, labels=data["labels"][part])
+    loss.backward()
+    out["one_way"], out["one_way_q"], out["one_way_k"] = loss.detach(), q.grad, k.grad
+
     # 3. NT-Xent over the gathered 2N rows
     z1, z2 = leaf(data["q"][part]), leaf(data["k"][part])
     loss = NTXent(temperature=0.5, gather_distributed=True)(z1, z2)
@@ -152,6 +158,15 @@ def test_gathered_losses_equal_the_single_process_full_batch(world, tmp_path):
     for r, out in enumerate(results):
         close(out["infonce_q"], world * q.grad[bounds[r]])
         close(out["infonce_k"], world * k.grad[bounds[r]])
+
+    # 2b. one direction
+    q, k = leaf(data["q"]), leaf(data["k"])
+    loss = InfoNCE(temperature=0.3)(q, k, labels=data["labels"])
+    loss.backward()
+    close(torch.stack([out["one_way"] for out in results]).mean(), loss.detach())
+    for r, out in enumerate(results):
+        close(out["one_way_q"], world * q.grad[bounds[r]])
+        close(out["one_way_k"], world * k.grad[bounds[r]])
 
     # 3. NT-Xent
     z1, z2 = leaf(data["q"]), leaf(data["k"])

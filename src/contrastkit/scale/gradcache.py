@@ -108,7 +108,9 @@ class GradCache:
     sequence -> ``encoder(*x)``; chunks are taken along dim 0) runs the three steps above and
     returns the detached loss; parameter gradients have been accumulated into ``.grad`` exactly as
     ``loss.backward()`` on the whole batch would. A batch whose groups fit together in one chunk
-    takes plain backprop. DDP-wrapped encoders synchronise once, on their last chunk; with uneven
+    takes plain backprop. Exactness needs encoders whose rows do not interact: BatchNorm in
+    training mode normalises each chunk by its own statistics (and updates its running statistics
+    in both passes). DDP-wrapped encoders synchronise once, on their last chunk; with uneven
     per-rank chunk counts wrap them with ``broadcast_buffers=False`` (DDP's per-forward buffer
     broadcast is a collective every rank must call equally often).
 
