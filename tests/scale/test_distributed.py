@@ -82,7 +82,11 @@ def worker(rank, world, port, out_dir):
                    negatives=data["negatives"], negative_ids=data["negative_ids"])
     loss.backward()
     out["infonce"], out["infonce_q"], out["infonce_k"] = loss.detach(), q.grad, k.grad
-    out["infonce_tau"] = loss_fn.temperature.log_temperature.grad
+    out["infonce_tau"] = loss_fn.temperature.log_temperature.grad.clone()
+    from contrastkit.train.scaling import average_loss_gradients  # what the trainer does after backward
+
+    average_loss_gradients(loss_fn)
+    out["infonce_tau_averaged"] = loss_fn.temperature.log_temperature.grad
 
     # 2b. one direction only, labels only (the keys are gathered, the queries are not)
     q, k = leaf(data["q"][part]), leaf(data["k"][part])
@@ -156,6 +160,7 @@ def test_gathered_losses_equal_the_single_process_full_batch(world, tmp_path):
     close(torch.stack([out["infonce"] for out in results]).mean(), loss.detach())
     close(torch.stack([out["infonce_tau"] for out in results]).mean(), full.temperature.log_temperature.grad)
     for r, out in enumerate(results):
+        close(out["infonce_tau_averaged"], full.temperature.log_temperature.grad)
         close(out["infonce_q"], world * q.grad[bounds[r]])
         close(out["infonce_k"], world * k.grad[bounds[r]])
 

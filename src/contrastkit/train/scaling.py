@@ -19,11 +19,23 @@ import inspect
 from collections.abc import Callable
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from ..scale import GradCache, MomentumEncoder, Queue
 from .config import ScaleSection
 from .embedding import to_device
+
+
+def average_loss_gradients(loss: nn.Module) -> None:
+    """DDP averages the model's gradients only: average the loss's own (a learnable temperature)
+    over the ranks too, so every rank takes the same step."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for parameter in loss.parameters():
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+            parameter.grad.div_(dist.get_world_size())
 
 
 def check_moco_loss(loss: nn.Module, loss_inputs: str) -> str | None:

@@ -22,7 +22,7 @@ from .checkpoint import save_checkpoint, unpack_optimizer
 from .config import OptimSection, ScaleSection, TrainSection
 from .embedding import embedding_function, to_device
 from .rundir import RunDir
-from .scaling import ScaleStep, output_dim
+from .scaling import ScaleStep, average_loss_gradients, output_dim
 from .schedule import learning_rate
 
 LOSS_INPUTS = ("views", "views+labels", "stacked", "stacked+labels")
@@ -165,6 +165,7 @@ class Trainer:
             if self.scaling is None:
                 loss.backward()
             total += loss.item()
+        average_loss_gradients(self.loss)
         grad_norm = None
         if self.optim.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, self.optim.grad_clip))
