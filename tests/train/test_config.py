@@ -92,11 +92,11 @@ def test_early_stop_needs_a_metric():
         validate_config({"train": {"early_stop_patience": 2}})
 
 
-def test_scale_options_validate_but_are_not_wired_yet():
+def test_scale_options_validate_and_moco_needs_a_loss_with_negatives():
     with pytest.raises(ConfigError, match=r"scale\.queue_size = 0: Input should be greater than 0"):
         validate_config({"scale": {"queue_size": 0}})
     config, _ = load_recipe("simclr-digits", ["scale.queue_size=4096"])
-    with pytest.raises(ConfigError, match=r"scale\.queue_size = 4096: the MoCo queue is not available"):
+    with pytest.raises(ConfigError, match=r"scale\.queue_size = 4096: MoCo needs a loss taking"):
         build_components(config)
 
 

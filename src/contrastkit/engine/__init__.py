@@ -14,10 +14,15 @@ import torch
 from torch import Tensor
 
 from .reference import reference_pair_statistics
+from .selection import materialised_bytes, prefers_streaming
 from .stats import ALL_STATS, COL_STATS, ROW_STATS, PairStats, check_wanted
+from .streaming import streaming_pair_statistics
 from .structure import PairStructure
 
-BACKENDS: dict[str, Callable[..., PairStats]] = {"reference": reference_pair_statistics}
+BACKENDS: dict[str, Callable[..., PairStats]] = {
+    "reference": reference_pair_statistics,
+    "streaming": streaming_pair_statistics,
+}
 BACKEND_NAMES = ("auto", "reference", "streaming")
 
 
@@ -29,7 +34,7 @@ def check_backend(backend: str) -> str:
 
 def resolve_backend(backend: str, num_anchors: int, num_candidates: int, dim: int,
                     device: torch.device) -> str:
-    """Pick a concrete backend name; ``auto`` uses the reference path until streaming exists."""
+    """Pick a concrete backend name; ``auto`` streams once the materialised path would be large."""
     check_backend(backend)
     if backend == "auto":
         return "streaming" if "streaming" in BACKENDS and num_anchors * num_candidates > 0 and \
@@ -40,8 +45,8 @@ def resolve_backend(backend: str, num_anchors: int, num_candidates: int, dim: in
 
 
 def _auto_prefers_streaming(n: int, m: int, d: int, device: torch.device) -> bool:
-    """Hook replaced by the streaming backend's selection rule."""
-    return False
+    """The selection rule of :mod:`.selection` (estimated memory of the materialised path)."""
+    return prefers_streaming(n, m, d, device)
 
 
 def pair_statistics(
@@ -69,7 +74,7 @@ def pair_statistics(
         bias: additive logit bias of the pairwise-sigmoid terms (``pair_sum``).
         row_negatives: optional ``(N, K, d)`` per-anchor extra negatives.
         backend: ``"auto"``, ``"reference"`` or ``"streaming"``.
-        tile_size: candidate tile size for the streaming backend.
+        tile_size: edge of the streaming backend's square tiles of logits (ignored by the reference).
 
     Returns:
         :class:`PairStats` with float32 tensors (float64 for float64 inputs).
@@ -115,6 +120,10 @@ __all__ = [
     "PairStats",
     "PairStructure",
     "check_backend",
+    "materialised_bytes",
     "pair_statistics",
+    "prefers_streaming",
     "reference_pair_statistics",
+    "resolve_backend",
+    "streaming_pair_statistics",
 ]

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from ..engine import check_backend
 from ..engine.reference import accumulation_dtype
+from ..scale.distributed import RankRows, gather_rows
 
 REDUCTIONS = ("mean", "sum", "none")
 
@@ -124,12 +125,24 @@ class Temperature(nn.Module):
 
 
 class ContrastiveLoss(nn.Module):
-    """Base of the engine-backed losses: holds temperature, normalisation, reduction and backend."""
+    """Base of the engine-backed losses: holds temperature, normalisation, reduction and backend.
+
+    ``gather_distributed=True`` scores the local anchors against candidates gathered from every
+    rank, with gradient (:mod:`contrastkit.scale.distributed`); with ``reduction="mean"`` each rank
+    returns its share of the mean over all ranks' anchors, scaled so that DDP's gradient average
+    gives the full-batch gradient (uneven per-rank batches included). A loss adopts it by setting
+    ``supports_gather_distributed = True`` and using :meth:`gather` and :meth:`reduce_rows`.
+    """
+
+    supports_gather_distributed = False
 
     def __init__(self, temperature: float, *, learnable_temperature: bool = False,
                  normalize: bool = True, reduction: str = "mean", backend: str = "auto",
-                 tile_size: int | None = None):
+                 tile_size: int | None = None, gather_distributed: bool = False):
         super().__init__()
+        if gather_distributed and not self.supports_gather_distributed:
+            raise ValueError(f"gather_distributed: {type(self).__name__} does not support it yet")
+        self.gather_distributed = bool(gather_distributed)
         self.temperature = Temperature(temperature, learnable_temperature)
         self.normalize = bool(normalize)
         self.reduction = check_reduction(reduction)
@@ -141,6 +154,20 @@ class ContrastiveLoss(nn.Module):
     def engine_options(self) -> dict:
         """Keyword arguments forwarded to :func:`contrastkit.engine.pair_statistics`."""
         return {"backend": self.backend, "tile_size": self.tile_size}
+
+    def gather(self, *tensors: Tensor | None) -> tuple[list[Tensor | None], RankRows]:
+        """Row-aligned candidates (embeddings, labels, ids) from every rank when
+        ``gather_distributed``; otherwise unchanged. Also returns where the local rows sit."""
+        if not self.gather_distributed:
+            given = next(t for t in tensors if t is not None)
+            return list(tensors), RankRows(0, given.shape[0], given.shape[0], 1)
+        return gather_rows(*tensors)
+
+    def reduce_rows(self, per_anchor: Tensor, rows: RankRows) -> Tensor:
+        """:func:`reduce` over the local anchors; ``mean`` is the rank's share of the global mean."""
+        if self.reduction == "mean" and self.gather_distributed:
+            return rows.mean(per_anchor)
+        return reduce(per_anchor, self.reduction)
 
     def prepare(self, name: str, x: Tensor, ndim: int = 2) -> Tensor:
         """Validate and (unless ``normalize=False``) L2-normalise one embedding input."""

@@ -6,7 +6,7 @@ import torch
 from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
-from ._common import ContrastiveLoss, check_feature_dim, check_index_vector, dense_codes, reduce
+from ._common import ContrastiveLoss, check_feature_dim, check_index_vector, dense_codes
 
 
 class InfoNCE(ContrastiveLoss):
@@ -31,6 +31,10 @@ class InfoNCE(ContrastiveLoss):
         normalize: L2-normalise inputs (default ``True``).
         reduction: ``"mean"`` | ``"sum"`` | ``"none"`` (per anchor, ``(N,)``).
         backend, tile_size: engine selection (see :func:`contrastkit.engine.pair_statistics`).
+        gather_distributed: score the local queries against the keys (and, with ``labels`` and
+            ``ids``, their labels and ids) of every rank, with gradient; with ``symmetric=True`` the
+            local keys are scored against every rank's queries. Extra ``negatives`` stay local.
+            ``mean`` returns this rank's share of the global mean (see :class:`ContrastiveLoss`).
     Shapes:
         query ``(N, d)``, key ``(N, d)``; ``negatives`` ``(M, d)`` shared or ``(N, K, d)`` per anchor;
         ``labels``, ``ids`` ``(N,)`` integers; ``negative_ids`` ``(M,)`` ids of shared negatives
@@ -41,6 +45,8 @@ class InfoNCE(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, non-finite input, ``temperature <= 0``,
         labels/ids of the wrong length.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.07, symmetric: bool = False, **options):
         super().__init__(temperature, **options)
@@ -79,28 +85,39 @@ class InfoNCE(ContrastiveLoss):
                 raise ValueError("negative_ids: needs ids for the anchors too")
             negative_ids = check_index_vector("negative_ids", negative_ids, num_extra, device)
 
+        gather_queries = self.symmetric and self.gather_distributed
+        (keys, all_queries, all_labels, all_ids), rows = self.gather(
+            k, q if gather_queries else None, labels, ids)
+        local = slice(rows.offset, rows.offset + n)
         no_label = torch.full((num_extra,), -1, dtype=torch.long, device=device)
-        rules: dict[str, Tensor] = {"pos_index": torch.arange(n, device=device)}
+        rules: dict[str, Tensor] = {"pos_index": torch.arange(rows.offset, rows.offset + n, device=device)}
         if labels is not None:
-            (codes,) = dense_codes(labels)
-            rules.update(anchor_labels=codes, candidate_labels=torch.cat([codes, no_label]))
+            (codes,) = dense_codes(all_labels)
+            rules.update(anchor_labels=codes[local], candidate_labels=torch.cat([codes, no_label]))
         if ids is not None:
             if negative_ids is not None:
-                anchor_codes, negative_codes = dense_codes(ids, negative_ids)
+                id_codes, negative_codes = dense_codes(all_ids, negative_ids)
             else:
-                (anchor_codes,), negative_codes = dense_codes(ids), no_label
-            rules.update(anchor_ids=anchor_codes,
-                         candidate_ids=torch.cat([anchor_codes, negative_codes]))
-        candidates = k if shared is None else torch.cat([k, shared])
-        structure = PairStructure(n, n + num_extra, **rules)
+                (id_codes,), negative_codes = dense_codes(all_ids), no_label
+            rules.update(anchor_ids=id_codes[local], candidate_ids=torch.cat([id_codes, negative_codes]))
+        candidates = keys if shared is None else torch.cat([keys, shared])
+        structure = PairStructure(n, rows.total + num_extra, **rules)
 
         want = {"lse_all", "pos_sum", "pos_count"}
-        if self.symmetric:
+        if self.symmetric and not gather_queries:
             want |= {"col_lse_all", "col_pos_sum", "col_pos_count"}
         stats = pair_statistics(q, candidates, structure, want, scale=self.temperature.scale(),
                                 row_negatives=per_anchor, **self.engine_options())
         loss = stats.lse_all - stats.pos_sum / stats.pos_count
-        if self.symmetric:
+        if gather_queries:
+            # Key->query direction: local keys against the gathered queries, as a second row pass.
+            reverse = PairStructure(n, rows.total, **{
+                name: value[: rows.total] if name.startswith("candidate") else value
+                for name, value in rules.items()})
+            back = pair_statistics(k, all_queries, reverse, {"lse_all", "pos_sum", "pos_count"},
+                                   scale=self.temperature.scale(), **self.engine_options())
+            loss = 0.5 * (loss + back.lse_all - back.pos_sum / back.pos_count)
+        elif self.symmetric:
             backward = stats.col_lse_all[:n] - stats.col_pos_sum[:n] / stats.col_pos_count[:n]
             loss = 0.5 * (loss + backward)
-        return reduce(loss, self.reduction)
+        return self.reduce_rows(loss, rows)

@@ -6,14 +6,17 @@ import torch
 from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
-from ._common import ContrastiveLoss, reduce
+from ._common import ContrastiveLoss
 
 
-def two_view_structure(n: int, device: torch.device) -> PairStructure:
+def two_view_structure(n: int, device: torch.device, offset: int = 0, total: int | None = None
+                       ) -> PairStructure:
     """SimCLR layout over ``z = [u; v]`` (2N rows): row ``i``'s positive is row ``(i + N) mod 2N``,
-    the row itself is excluded, every other row is a negative."""
+    the row itself is excluded, every other row is a negative. With gathered candidates the 2N
+    local rows are compared with ``total`` rows, of which theirs start at ``offset``."""
     rows = torch.arange(2 * n, device=device)
-    return PairStructure(2 * n, 2 * n, pos_index=(rows + n) % (2 * n), self_index=rows)
+    total = 2 * n if total is None else total
+    return PairStructure(2 * n, total, pos_index=(rows + n) % (2 * n) + offset, self_index=rows + offset)
 
 
 class NTXent(ContrastiveLoss):
@@ -31,6 +34,7 @@ class NTXent(ContrastiveLoss):
     Args:
         temperature: :math:`\tau > 0` (default 0.5).
         learnable_temperature, normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
+        gather_distributed: score the local 2N rows against the 2N rows of every rank, with gradient.
     Shapes:
         z1, z2 ``(N, d)``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
     Returns:
@@ -38,6 +42,8 @@ class NTXent(ContrastiveLoss):
     Raises:
         ValueError: names the argument, for a bad shape, non-finite input or ``temperature <= 0``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.5, **options):
         super().__init__(temperature, **options)
@@ -48,7 +54,8 @@ class NTXent(ContrastiveLoss):
         if v.shape != u.shape:
             raise ValueError(f"z2: shape {tuple(v.shape)} does not match z1's {tuple(u.shape)}")
         z = torch.cat([u, v])
-        stats = pair_statistics(z, z, two_view_structure(u.shape[0], z.device),
-                                {"lse_all", "pos_sum"}, scale=self.temperature.scale(),
-                                **self.engine_options())
-        return reduce(stats.lse_all - stats.pos_sum, self.reduction)
+        (candidates,), rows = self.gather(z)
+        structure = two_view_structure(u.shape[0], z.device, rows.offset, rows.total)
+        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum"},
+                                scale=self.temperature.scale(), **self.engine_options())
+        return self.reduce_rows(stats.lse_all - stats.pos_sum, rows)

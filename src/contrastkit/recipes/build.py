@@ -16,6 +16,7 @@ from .. import losses
 from ..data import train_test_split
 from ..encoders import ContrastiveModel
 from ..train.config import Config, ConfigError
+from ..train.scaling import check_moco_loss
 from ..train.steps import LOSS_INPUTS
 from . import components  # noqa: F401  (registers the built-in components)
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
@@ -27,12 +28,6 @@ DEFAULT_LOSS_INPUTS = {
     "MVDHEL": "stacked",
     "PolyView": "stacked",
 }
-SCALE_NOTE = {
-    "chunk_size": "GradCache",
-    "gather_distributed": "cross-process negatives",
-    "momentum": "the momentum encoder",
-    "queue_size": "the MoCo queue",
-}
 
 
 @dataclass
@@ -43,17 +38,26 @@ class Components:
     model: nn.Module | None = None
 
 
-def check_scale(config: Config) -> None:
-    """The ``[scale]`` table validates now; its features are wired in a later version."""
-    for key in config.scale.requested:
-        raise ConfigError(
-            f"scale.{key} = {getattr(config.scale, key)!r}: {SCALE_NOTE[key]} is not "
-            "available in the trainer yet; remove the key"
-        )
+def check_scale(config: Config, loss: nn.Module, loss_inputs: str) -> None:
+    """``[scale]`` keys the built loss cannot serve (see :mod:`contrastkit.train.scaling`)."""
+    scale = config.scale
+    for key in ("momentum", "queue_size"):
+        value = getattr(scale, key)
+        problem = check_moco_loss(loss, loss_inputs) if value is not None else None
+        if problem:
+            raise ConfigError(f"scale.{key} = {value!r}: MoCo {problem}")
 
 
 def build_loss(config: Config) -> tuple[nn.Module, str]:
     options = config.loss.options
+    if config.scale.gather_distributed:  # local anchors against every rank's candidates
+        cls = getattr(losses, config.loss.name, None)
+        if isinstance(cls, type) and not getattr(cls, "supports_gather_distributed", False):
+            raise ConfigError(
+                f"scale.gather_distributed = true: loss {config.loss.name!r} does not "
+                "support gathered negatives yet"
+            )
+        options["gather_distributed"] = True
     loss_inputs = options.pop("inputs", DEFAULT_LOSS_INPUTS.get(config.loss.name, "views"))
     if loss_inputs not in LOSS_INPUTS:
         raise ConfigError(f"loss.inputs = {loss_inputs!r}: expected one of {list(LOSS_INPUTS)}")
@@ -67,12 +71,12 @@ def build_loss(config: Config) -> tuple[nn.Module, str]:
 
 
 def build_components(config: Config) -> Components:
-    check_scale(config)
     ENCODERS.check(config.encoder.name, config.encoder.options)
     if config.head is not None:
         HEADS.check(config.head.name, config.head.options)
     DATA_SOURCES.check(config.data.name, config.data.options)
     loss, loss_inputs = build_loss(config)
+    check_scale(config, loss, loss_inputs)
     views = VIEWS.build(config.views.name, config.views.options)
     return Components(views, loss, loss_inputs)
 

@@ -119,6 +119,7 @@ def train(
         bf16=bf16,
         evaluators=periodic,
         callbacks=[] if quiet else [ProgressBar(name), *callbacks],
+        scale=config.scale,
     )
     if quiet:
         trainer.callbacks = list(callbacks)

@@ -1,3 +1,18 @@
-"""contrastkit.scale (see DESIGN.md section 2)."""
+"""contrastkit.scale: GradCache, gathered negatives across processes, momentum encoder and queue."""
 
-__all__: list[str] = []
+from .distributed import RankRows, all_gather_with_grad, gather_rows, rank, world_size
+from .gradcache import GradCache
+from .momentum import MomentumEncoder
+from .queue import MemoryBank, Queue
+
+__all__ = [
+    "GradCache",
+    "MemoryBank",
+    "MomentumEncoder",
+    "Queue",
+    "RankRows",
+    "all_gather_with_grad",
+    "gather_rows",
+    "rank",
+    "world_size",
+]

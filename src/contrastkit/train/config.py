@@ -127,10 +127,13 @@ class ScaleSection(Section):
     gather_distributed: bool = Field(False, description="score against negatives from every process")
     momentum: float | None = Field(None, gt=0, lt=1, description="momentum-encoder EMA coefficient")
     queue_size: PositiveInt | None = Field(None, description="MoCo queue of past keys")
+    momentum_schedule: Literal["constant", "cosine"] = Field(
+        "constant", description="momentum schedule: constant, or cosine from `momentum` to 1 over the run")
 
     @property
     def requested(self) -> list[str]:
-        return [k for k, v in self.model_dump().items() if v not in (None, False)]
+        return [k for k, v in self.model_dump().items()
+                if v not in (None, False) and k != "momentum_schedule"]
 
 
 class Config(Section):

@@ -27,9 +27,10 @@ from .checkpoint import (
     save_checkpoint,
     unpack_optimizer,
 )
-from .config import OptimSection, TrainSection
+from .config import OptimSection, ScaleSection, TrainSection
 from .embedding import embedding_function, to_device
 from .rundir import RunDir
+from .scaling import ScaleStep, average_loss_gradients, output_dim
 from .schedule import learning_rate
 from .steps import LOSS_INPUTS, build_optimizer, call_loss, forward_views
 
@@ -44,6 +45,7 @@ class Trainer:
     train_data: ``len()`` and ``batch(indices) -> (inputs, labels or None)``.
     evaluators: callables ``evaluator(embed_fn) -> dict[str, float]``.
     run_dir: where metrics and checkpoints go (written by rank 0 only).
+    scale: the ``[scale]`` table (GradCache, MoCo; see :mod:`.scaling`), or ``None``.
     """
 
     def __init__(
@@ -62,6 +64,7 @@ class Trainer:
         bf16: bool = False,
         evaluators: Sequence[Callable] = (),
         callbacks: Sequence = (),
+        scale: ScaleSection | None = None,
     ):
         if loss_inputs not in LOSS_INPUTS:
             raise ValueError(f"loss_inputs: expected one of {LOSS_INPUTS}, got {loss_inputs!r}")
@@ -92,6 +95,20 @@ class Trainer:
         if self.world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
+        self.scaling = None
+        if scale is not None and (scale.chunk_size or scale.momentum is not None or scale.queue_size):
+            dim = output_dim(self.model, views, train_data, device) if scale.queue_size else None
+            self.scaling = ScaleStep(
+                scale,
+                self.model,
+                self.wrapped,
+                self.loss,
+                lambda outputs, labels: call_loss(self.loss, self.loss_inputs, outputs, labels),
+                self._autocast,
+                queue_dim=dim,
+                total_steps=self.total_steps,
+                world_size=self.world_size,
+            )
         self.step, self._save_now = 0, False
         self.best = BestTracker(train.best_metric, train.best_mode, train.early_stop_patience)
 
@@ -103,11 +120,22 @@ class Trainer:
     def trainer_state(self) -> dict:
         return {"best": self.best.state(), "seed": self.seed, "total_steps": self.total_steps}
 
+    def state_modules(self) -> nn.ModuleDict:
+        """What a checkpoint holds besides optimizer and RNG: model, loss, momentum encoder, queue."""
+        extra = self.scaling.state_modules() if self.scaling is not None else {}
+        return nn.ModuleDict({"model": self.model, "loss": self.loss, **extra})
+
+    def _autocast(self):
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
+
     def save(self) -> None:
         if distributed.is_main():
-            model_and_loss = nn.ModuleDict({"model": self.model, "loss": self.loss})
             save_checkpoint(
-                self.run_dir.checkpoints, self.step, model_and_loss, self.optimizer, self.trainer_state()
+                self.run_dir.checkpoints,
+                self.step,
+                self.state_modules(),
+                self.optimizer,
+                self.trainer_state(),
             )
             protect = {self.best.step} if self.best.step is not None else set()
             prune_checkpoints(self.run_dir.checkpoints, self.settings.keep_last, protect)
@@ -118,7 +146,7 @@ class Trainer:
         if not list_checkpoints(self.run_dir.checkpoints):
             return False
         tensors, meta = load_checkpoint(self.run_dir.checkpoints)
-        nn.ModuleDict({"model": self.model, "loss": self.loss}).load_state_dict(model_state(tensors))
+        self.state_modules().load_state_dict(model_state(tensors))
         self.optimizer.load_state_dict(unpack_optimizer(tensors, meta["optimizer"]))
         restore_rng(tensors)
         self.step = meta["step"]
@@ -145,27 +173,36 @@ class Trainer:
         accumulate = self.optim.accumulate
         for micro in range(accumulate):
             number = self.step * accumulate + micro
-            inputs, labels = self.train_data.batch(self.sampler.indices(number))
+            indices = self.sampler.indices(number)
+            inputs, labels = self.train_data.batch(indices)
             torch.manual_seed(derived_seed(self.seed, number, self.rank, 3))  # dropout & co.
             sync = self.world_size == 1 or micro == accumulate - 1
             no_sync = contextlib.nullcontext() if sync else self.wrapped.no_sync()
-            with no_sync, torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                views = self.views(
-                    to_device(inputs, self.device), step_generator(self.seed, number, self.rank)
-                )
-                outputs = [z.float() for z in forward_views(self.wrapped, views)]
-                labels = to_device(labels, self.device)
-                loss = call_loss(self.loss, self.loss_inputs, outputs, labels) / accumulate
+            labels = to_device(labels, self.device)
+            with no_sync, self._autocast():
+                generator = step_generator(self.seed, number, self.rank)
+                views = self.views(to_device(inputs, self.device), generator)
+                if self.scaling is None:
+                    outputs = [z.float() for z in forward_views(self.wrapped, views)]
+                    loss = call_loss(self.loss, self.loss_inputs, outputs, labels) / accumulate
+            if self.scaling is not None:  # forward, loss and backward; outside the autocast above
+                with contextlib.nullcontext() if sync else self.wrapped.no_sync():
+                    ids = to_device(indices, self.device)
+                    loss = self.scaling.micro_step(views, labels, ids, accumulate)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at step {self.step}; lower optim.lr or enable optim.grad_clip"
                 )
-            loss.backward()
+            if self.scaling is None:
+                loss.backward()
             total += loss.item()
+        average_loss_gradients(self.loss)
         grad_norm = None
         if self.optim.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, self.optim.grad_clip))
         self.optimizer.step()
+        if self.scaling is not None:
+            self.scaling.after_optimizer_step(self.model)
         self.step += 1
         self.last_logs = {"lr": lr, "grad_norm": grad_norm}
         return total

@@ -1,0 +1,132 @@
+"""Fast path of the streaming engine for the commonest tile: every pair a negative, fixed shift.
+
+Most tiles of a diagonal or two-view structure hold no special pair, and for normalised embeddings
+at a moderate temperature every log-sum-exp uses a fixed shift (see :mod:`._tiles`). Such a tile
+needs, per tilt ``g``, one fused ``exp(g * scale * A C^T - shift)`` written into a reused buffer, and
+its row and column sums; its gradient is that same buffer times ``row_coef_i + col_coef_j``. No
+mask, no temporary ``N x M`` tensor, no allocation per tile.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+class TileBuffers:
+    """Reusable ``rows x cols`` scratch buffers (views of flat storage, so edge tiles stay contiguous)."""
+
+    def __init__(self, rows: int, cols: int, dtype: torch.dtype, device: torch.device, count: int = 2):
+        self._flat = [torch.empty(rows * cols, dtype=dtype, device=device) for _ in range(count)]
+
+    def get(self, index: int, rows: int, cols: int) -> Tensor:
+        return self._flat[index][: rows * cols].view(rows, cols)
+
+
+def plain_gammas(sides) -> list[float]:
+    """The distinct tilts of the log-sum-exp terms that are non-empty on a tile of negatives."""
+    out: list[float] = []
+    for side, _, _ in sides:
+        for which, gamma, *_ in _terms(side):
+            if which != "pos" and gamma not in out:
+                out.append(gamma)
+    return out
+
+
+def _terms(side):
+    return side.lse.values() if hasattr(side, "lse") else side.lse_terms
+
+
+class ShiftedOperands:
+    """``[g * scale * A, -shift]`` and ``[C, 1]`` per tilt ``g``: one matmul of their row blocks gives
+    ``g * scale * <a_i, c_j> - shift`` directly, with no pass over the tile to scale and shift it."""
+
+    def __init__(self, a: Tensor, c: Tensor, scale: float, shift_of):
+        self.a, self.scale, self.shift_of = a, scale, shift_of
+        self.c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
+        self._a: dict[float, Tensor] = {}
+
+    def shifted_exp(self, gamma: float, r0: int, r1: int, c0: int, c1: int, out: Tensor) -> Tensor:
+        """``exp(gamma * s[r0:r1, c0:c1] - shift(gamma))`` computed into ``out``."""
+        if gamma not in self._a:
+            a = self.a
+            offset = torch.full((a.shape[0], 1), -self.shift_of(gamma), dtype=a.dtype, device=a.device)
+            self._a[gamma] = torch.cat([a * (gamma * self.scale), offset], 1)
+        torch.mm(self._a[gamma][r0:r1], self.c[c0:c1].T, out=out)
+        return out.exp_()
+
+
+def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
+    if coords is not None:
+        e[coords] = 0.0
+
+
+def plain_forward(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides, buffers: TileBuffers,
+                  sparse=None) -> None:
+    """Fold a tile into the accumulators of ``sides`` (as ``reduce_tile`` does): a tile of negatives,
+    or a :class:`SparseTile` whose excluded pairs, then positives, are zeroed in place (``kept``
+    contains ``neg``, so the ``kept`` sums are taken first)."""
+    r0, r1, c0, c1 = bounds
+    for gamma in plain_gammas(sides):
+        e = ops.shifted_exp(gamma, r0, r1, c0, c1, buffers.get(0, r1 - r0, c1 - c0))
+        if sparse is not None:
+            _zero(e, sparse.excluded)
+        for group in ("kept", "neg"):
+            if group == "neg" and sparse is not None:
+                _zero(e, sparse.positive)
+            sums: dict[int, Tensor] = {}
+            for side, where, dim in sides:
+                for which, g, acc in side.lse.values():
+                    if g != gamma or which != group:
+                        continue
+                    if dim not in sums:
+                        sums[dim] = e.sum(dim)
+                    acc.add_shifted_sum(where, sums[dim])
+
+
+def _coefficients(sides, gamma: float, groups: tuple[str, ...]) -> dict[int, Tensor]:
+    coef: dict[int, Tensor] = {}
+    for grads, where, dim in sides:
+        for which, g, c, _ in grads.lse_terms:
+            if which in groups and g == gamma:
+                coef[dim] = c[where] if dim not in coef else coef[dim] + c[where]
+    return coef
+
+
+def _at(coef: dict[int, Tensor], coords: tuple[Tensor, Tensor]) -> Tensor:
+    rows, cols = coords
+    parts = [coef[1][rows]] if 1 in coef else []
+    parts += [coef[0][cols]] if 0 in coef else []
+    return sum(parts[1:], parts[0]) if parts else torch.zeros(rows.shape)
+
+
+def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides, buffers: TileBuffers,
+                   sparse=None) -> Tensor | None:
+    """``dL/ds`` of a tile of negatives (or a :class:`SparseTile`) when only fixed-shift
+    log-sum-exp terms over ``kept`` / ``neg`` carry gradient."""
+    r0, r1, c0, c1 = bounds
+    rows, cols = r1 - r0, c1 - c0
+    total = None
+    for gamma in plain_gammas(sides):
+        coef = _coefficients(sides, gamma, ("kept", "neg"))
+        if not coef:
+            continue
+        e = ops.shifted_exp(gamma, r0, r1, c0, c1, buffers.get(0, rows, cols))
+        positive = None if sparse is None else sparse.positive
+        if sparse is not None:
+            _zero(e, sparse.excluded)
+        if positive is not None:  # positives are kept but not negatives: their own weight
+            kept_coef = _coefficients(sides, gamma, ("kept",))
+            at_positive = e[positive] * _at(kept_coef, positive).to(e.dtype) if kept_coef else 0.0
+        if 1 in coef and 0 in coef:
+            weight = torch.add(coef[1].unsqueeze(1), coef[0].unsqueeze(0), out=buffers.get(1, rows, cols))
+        else:
+            weight = coef[1].unsqueeze(1) if 1 in coef else coef[0].unsqueeze(0)
+        e.mul_(weight)
+        if positive is not None:
+            e[positive] = at_positive
+        if total is None:
+            total = e if len(plain_gammas(sides)) == 1 else e.clone()
+        else:
+            total.add_(e)
+    return total

@@ -1,0 +1,138 @@
+"""The ``[scale]`` config table in the trainer: GradCache, gathered negatives, MoCo.
+
+* ``chunk_size``: each micro-batch goes through :class:`~contrastkit.scale.GradCache` (every view a
+  group of the one model), so memory is one chunk's graph however large ``train.batch_size`` is.
+  Gradients equal plain backprop for encoders without batch statistics; BatchNorm sees chunks.
+* ``gather_distributed``: the loss is built with ``gather_distributed=True`` (see
+  :mod:`contrastkit.scale.distributed`); nothing else changes here.
+* ``momentum`` / ``queue_size``: MoCo (He et al., 2020, arXiv:1911.05722). The first view gives the
+  queries through the model, the second the keys, through a :class:`~contrastkit.scale.MomentumEncoder`
+  when ``momentum`` is set (else through the model, with gradient). Queued keys are extra
+  ``negatives`` with their sample ids, so a sample's own old keys are excluded; the batch's keys
+  are pushed after the loss. Momentum encoder and queue are checkpointed with the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+from collections.abc import Callable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from ..scale import GradCache, MomentumEncoder, Queue
+from .config import ScaleSection
+from .embedding import to_device
+
+
+def average_loss_gradients(loss: nn.Module) -> None:
+    """DDP averages the model's gradients only: average the loss's own (a learnable temperature)
+    over the ranks too, so every rank takes the same step."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return
+    for parameter in loss.parameters():
+        if parameter.grad is not None:
+            dist.all_reduce(parameter.grad, op=dist.ReduceOp.SUM)
+            parameter.grad.div_(dist.get_world_size())
+
+
+def check_moco_loss(loss: nn.Module, loss_inputs: str) -> str | None:
+    """Why ``loss`` cannot take MoCo's queries, keys and queue (``None`` when it can)."""
+    if loss_inputs != "views":
+        return f"needs loss.inputs = 'views' (queries, keys), got {loss_inputs!r}"
+    accepted = inspect.signature(loss.forward).parameters
+    missing = [name for name in ("negatives", "ids", "negative_ids") if name not in accepted]
+    if missing:
+        return f"needs a loss taking {missing} (e.g. InfoNCE), got {type(loss).__name__}"
+    return None
+
+
+def output_dim(model: nn.Module, views: Callable, train_data, device: torch.device) -> int:
+    """Width of the model's output, from one forward pass of two samples in eval mode."""
+    inputs, _ = train_data.batch(torch.arange(min(2, len(train_data))))
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            first = views(to_device(inputs, device), torch.Generator().manual_seed(0))[0]
+            return int(model(first).shape[-1])
+    finally:
+        model.train(was_training)
+
+
+class ScaleStep:
+    """One micro-batch (forward, loss, backward) with the ``[scale]`` features switched on.
+
+    Args:
+        scale: the validated ``[scale]`` table.
+        model: the online model (unwrapped); ``encoder`` is what runs it (the DDP wrapper or it).
+        loss: the loss module; ``call_loss(outputs, labels)`` calls it as the trainer does.
+        autocast: factory of the trainer's mixed-precision context.
+        queue_dim: width of the model's output (for the queue).
+        total_steps: optimizer steps of the run (for the cosine momentum schedule).
+        world_size: processes; with more than one the queue holds every rank's keys.
+    """
+
+    def __init__(self, scale: ScaleSection, model: nn.Module, encoder: nn.Module, loss: nn.Module,
+                 call_loss: Callable, autocast: Callable[[], contextlib.AbstractContextManager], *,
+                 queue_dim: int | None, total_steps: int, world_size: int = 1):
+        self.encoder, self.loss, self.call_loss, self.autocast = encoder, loss, call_loss, autocast
+        self.chunk_size = scale.chunk_size
+        self.moco = scale.momentum is not None or scale.queue_size is not None
+        self.momentum = None if scale.momentum is None else MomentumEncoder(
+            model, scale.momentum, schedule=scale.momentum_schedule,
+            total_steps=total_steps if scale.momentum_schedule == "cosine" else None)
+        device = next(model.parameters()).device
+        self.queue = None if scale.queue_size is None else Queue(
+            scale.queue_size, queue_dim, gather_distributed=world_size > 1).to(device)
+
+    def state_modules(self) -> dict[str, nn.Module]:
+        """Modules whose state goes into checkpoints next to the model and the loss."""
+        return {name: module for name, module in (("momentum", self.momentum), ("queue", self.queue))
+                if module is not None}
+
+    def micro_step(self, views: list, labels, ids: torch.Tensor, divide: int) -> torch.Tensor:
+        """Forward, loss and backward of one micro-batch; returns the detached loss / ``divide``."""
+        if not self.moco:
+            def loss_fn(*outputs):
+                return self.call_loss([z.float() for z in outputs], labels) / divide
+            return self._run(loss_fn, list(views))
+        if len(views) != 2:
+            raise ValueError(f"scale.momentum / scale.queue_size: MoCo needs 2 views, the views give "
+                             f"{len(views)}")
+        extra = {"ids": ids}
+        if self.queue is not None and len(self.queue):
+            negatives, negative_ids = self.queue.negatives()
+            extra.update(negatives=negatives.float(), negative_ids=negative_ids)
+        keys = None
+        if self.momentum is not None:
+            with self.autocast():
+                keys = self.momentum(views[1]).float()
+        pushed = []
+
+        def moco_loss(queries, key=None):
+            key = keys if key is None else key
+            pushed.append(key.detach())
+            return self.loss(queries.float(), key.float(), **extra) / divide
+
+        loss = self._run(moco_loss, [views[0]] if keys is not None else [views[0], views[1]])
+        if self.queue is not None:
+            self.queue.push(pushed[-1], ids)
+        return loss
+
+    def _run(self, loss_fn: Callable, groups: list) -> torch.Tensor:
+        if self.chunk_size is not None:
+            return GradCache(self.encoder, loss_fn, self.chunk_size, autocast=self.autocast)(*groups)
+        with self.autocast():
+            outputs = [self.encoder(group) for group in groups]
+        loss = loss_fn(*outputs)
+        if not torch.isfinite(loss):
+            return loss.detach()  # the trainer reports it before any update
+        loss.backward()
+        return loss.detach()
+
+    def after_optimizer_step(self, model: nn.Module) -> None:
+        if self.momentum is not None:
+            self.momentum.update(model)
