@@ -98,10 +98,10 @@ def test_bad_input(call, match):
 
 def test_bad_hyper_parameters():
     for bad in (0.0, -0.5, float("nan")):
-        with pytest.raises(ValueError, match="^margin:"):
+        with pytest.raises(ValueError, match=r"^margin:"):
             CLAN(margin=bad)
-        with pytest.raises(ValueError, match="^eps:"):
+        with pytest.raises(ValueError, match=r"^eps:"):
             CLAN(eps=bad)
     for bad in (-0.1, 1.1, float("nan")):
-        with pytest.raises(ValueError, match="^alpha:"):
+        with pytest.raises(ValueError, match=r"^alpha:"):
             CLAN(alpha=bad)

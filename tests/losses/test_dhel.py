@@ -144,9 +144,9 @@ def test_bad_hyper_parameters():
     for bad in (0.0, -0.1, float("nan")):
         with pytest.raises(ValueError, match="temperature"):
             DHEL(temperature=bad)
-        with pytest.raises(ValueError, match="^t:"):
+        with pytest.raises(ValueError, match=r"^t:"):
             KCL(t=bad)
-    with pytest.raises(ValueError, match="^t:"):
+    with pytest.raises(ValueError, match=r"^t:"):
         KCL(t=0.0, kernel="riesz")
     for bad in (-1.0, float("inf")):
         with pytest.raises(ValueError, match="gamma"):

@@ -96,7 +96,7 @@ def test_low_precision_small_temperature_is_finite(dtype):
 def test_non_positive_adaptive_temperature_raises():
     # alpha = 1, a0 = 1 and z2 = -z1 give A = -1, so tau_A = tau0 * (1 - 2) < 0.
     z1 = randn(4, 3, seed=11)
-    with pytest.raises(ValueError, match="^alpha, a0:"):
+    with pytest.raises(ValueError, match=r"^alpha, a0:"):
         MACL(alpha=1.0, a0=1.0)(z1, -z1)
 
 
@@ -118,9 +118,9 @@ def test_bad_hyper_parameters():
         with pytest.raises(ValueError, match="temperature"):
             MACL(temperature=bad)
     for bad in (-0.1, 1.5, float("nan")):
-        with pytest.raises(ValueError, match="^alpha:"):
+        with pytest.raises(ValueError, match=r"^alpha:"):
             MACL(alpha=bad)
-        with pytest.raises(ValueError, match="^a0:"):
+        with pytest.raises(ValueError, match=r"^a0:"):
             MACL(a0=bad)
-    with pytest.raises(ValueError, match="^eps:"):
+    with pytest.raises(ValueError, match=r"^eps:"):
         MACL(eps=-1e-8)

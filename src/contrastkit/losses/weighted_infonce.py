@@ -77,7 +77,7 @@ class WeightedInfoNCE(ContrastiveLoss):
         n = q.shape[0]
         w = check_weights(weights, n, q.device, accumulation_dtype(q))
         total = w.sum()
-        if self.reduction == "mean" and self.normalizer == "sum_weights" and float(total) <= 0:
+        if self.reduction == "mean" and self.normalizer == "sum_weights" and float(total.detach()) <= 0:
             raise ValueError("weights: all weights are 0, so normalizer='sum_weights' divides by 0")
         structure = PairStructure(n, n, pos_index=torch.arange(n, device=q.device))
         stats = pair_statistics(q, k, structure, {"lse_all", "pos_sum"},
