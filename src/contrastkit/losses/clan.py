@@ -18,8 +18,9 @@ def cosine_distance(a: Tensor, b: Tensor) -> Tensor:
 
 class CLAN(nn.Module):
     r"""Contrastive Learning using Augmented Negatives (Wilkie, Hindy, Tachtatzis & Atkinson,
-    2025, "Contrastive Learning using Augmented Negatives for Network Intrusion Detection",
-    IEEE CSR 2025, arXiv:2509.06550), as the official code (jackwilkie/CLAN ``loss/clan_loss.py``).
+    2025, "Contrastive Self-Supervised Network Intrusion Detection Using Augmented Negative Pairs",
+    IEEE CSR 2025, pp. 206-213, arXiv:2509.06550), as the official code (jackwilkie/CLAN
+    ``loss/clan_loss.py``); the paper text was not re-read (FORMULAS.md 13.12).
 
     .. math::
         \mathcal{L} = \alpha\,\frac{\sum_{i,j} d(z_i, z_j)^p}{|S| + \epsilon}

@@ -21,8 +21,8 @@ def check_unit_interval(name: str, value: float) -> float:
 
 
 class MACL(ContrastiveLoss):
-    r"""Model-Aware Contrastive Loss (Huang, Yi & Zhao, 2023, "Model-Aware Contrastive Learning:
-    Towards Escaping the Dilemmas", ICML 2023, arXiv:2207.07874).
+    r"""Model-Aware Contrastive Loss (Huang, Chen, Wen, Zhang, Li, Wang & Chen, 2023, "Model-Aware
+    Contrastive Learning: Towards Escaping the Dilemmas", ICML 2023, arXiv:2207.07874).
 
     .. math::
         A = \mathrm{sg}\Big(\frac{1}{2N}\sum_{a=1}^{2N} \langle z_a, z_{a^+}\rangle\Big),\qquad

@@ -13,7 +13,7 @@ from ._common import ContrastiveLoss, check_same_shape, reduce
 
 class SupervisedSimCSE(ContrastiveLoss):
     r"""Supervised SimCSE (Gao, Yao & Chen, 2021, "SimCSE: Simple Contrastive Learning of Sentence
-    Embeddings", EMNLP 2021, arXiv:2104.08821, Eq. 5), with the official code's hard-negative
+    Embeddings", EMNLP 2021, arXiv:2104.08821, supervised objective), with the official code's hard-negative
     weight (princeton-nlp/SimCSE ``simcse/models.py``).
 
     .. math::
@@ -28,7 +28,7 @@ class SupervisedSimCSE(ContrastiveLoss):
     The own hard negative is excluded from the engine's candidates and added back per row with a
     log-add-exp, so no ``N x 2N`` tensor is built.
 
-    The unsupervised SimCSE (Eq. 1: the same sentences encoded twice with different dropout
+    The unsupervised SimCSE (the same sentences encoded twice with different dropout
     masks, anchors = first pass, candidates = second pass, one direction) is exactly
     :class:`InfoNCE` with the default ``symmetric=False``; here it is also what
     ``hard_negative=None`` computes. Duplicate sentences in a batch are negatives, as in the
