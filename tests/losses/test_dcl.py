@@ -153,3 +153,11 @@ def test_bad_hyper_parameters():
             DCLW(temperature=bad)
         with pytest.raises(ValueError, match="sigma"):
             DCLW(sigma=bad)
+
+
+def test_mixed_float64_and_half_inputs_promote_to_float64():
+    z1, z2 = randn(4, 3, seed=13), randn(4, 3, seed=14, dtype=torch.bfloat16)
+    out = DCL()(z1, z2)
+    assert out.dtype == torch.float64
+    # z2 is normalised in float32 before the promotion: float32 accuracy.
+    assert_close(out, ref_dcl(z1, z2.double(), 0.1), dtype=torch.float32)
