@@ -142,3 +142,10 @@ def test_bad_temperature():
     for bad in (0.0, -0.25, float("nan")):
         with pytest.raises(ValueError, match="temperature"):
             MeanShifted(temperature=bad)
+
+
+def test_learnable_temperature_gets_gradient():
+    loss = MeanShifted(temperature=0.25, learnable_temperature=True)
+    z1, z2 = randn(4, 3, dtype=torch.float32), randn(4, 3, seed=1, dtype=torch.float32)
+    loss(z1, z2, torch.zeros(3)).backward()
+    assert torch.isfinite(loss.temperature.log_temperature.grad)

@@ -164,3 +164,13 @@ def test_bad_hyper_parameters():
             cls(temperature=0.0)
     with pytest.raises(ValueError, match="aggregation"):
         PolyView(aggregation="harmonic")
+
+
+@pytest.mark.parametrize("cls", [MultiViewInfoNCE, MVDHEL, PolyView])
+def test_learnable_temperature_gets_gradient_and_same_value(cls):
+    views = randn(5, 3, 4, seed=8, dtype=torch.float32)
+    loss = cls(temperature=0.3, learnable_temperature=True)
+    out = loss(views)
+    out.backward()
+    assert torch.isfinite(loss.temperature.log_temperature.grad)
+    assert_close(out, cls(temperature=0.3)(views), rtol=1e-5, atol=1e-5)
