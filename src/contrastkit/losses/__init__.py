@@ -2,10 +2,14 @@
 
 from .clan import CLAN
 from .clip import CLIPLoss
+from .dcl import DCL, DCLW
+from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
 from .infonce import InfoNCE
 from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
+from .mean_shifted import MeanShifted, mean_shifted_center
+from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
 from .ntxent import NTXent
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
@@ -15,17 +19,26 @@ from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
     "CLAN",
+    "DCL",
+    "DCLW",
     "DHEL",
     "KCL",
     "MACL",
+    "MVDHEL",
     "CLIPLoss",
+    "DebiasedContrastive",
+    "HardNegativeContrastive",
     "InfoNCE",
     "LightGCLContrastive",
+    "MeanShifted",
+    "MultiViewInfoNCE",
     "NTXent",
+    "PolyView",
     "SigLIP",
     "SupCon",
     "SupervisedSimCSE",
     "TripletMargin",
     "WeightedInfoNCE",
     "bpr_loss",
+    "mean_shifted_center",
 ]
