@@ -153,3 +153,20 @@ def test_bad_hyper_parameters():
             KCL(gamma=bad)
     with pytest.raises(ValueError, match="kernel"):
         KCL(kernel="laplace")
+
+
+def test_dhel_equals_mvdhel_with_two_views():
+    # FORMULAS.md 2b: with V = 2, MV-DHEL is DHEL with include_augs=True (the numerator's single
+    # unordered pair is the positive, the product holds both same-view energies).
+    from contrastkit.losses import MVDHEL
+
+    z1, z2 = randn(6, 4, seed=70), randn(6, 4, seed=71)
+    assert_same(DHEL(temperature=0.2), lambda a, b: MVDHEL(temperature=0.2)(torch.stack([a, b], 1)),
+                z1, z2)
+
+
+def test_mixed_precision_inputs_promote():
+    z1, z2 = randn(5, 3, seed=72), randn(5, 3, seed=73, dtype=torch.bfloat16)
+    out = DHEL()(z1, z2)
+    assert out.dtype == torch.float64
+    assert_close(out, ref_dhel(z1, z2.double(), 0.3), dtype=torch.float32)  # z2 normalised in fp32

@@ -16,13 +16,7 @@ from ._common import (
     normalize,
     reduce,
 )
-
-
-def check_two_views(u: Tensor, v: Tensor) -> None:
-    """``z2`` must match ``z1`` and hold at least two instances (the energies need another row)."""
-    check_same_shape("z1", u, "z2", v)
-    if u.shape[0] < 2:
-        raise ValueError(f"z1: expected at least 2 rows, got {u.shape[0]}")
+from ._views import check_min_rows, prepare_two_views
 
 
 class DHEL(ContrastiveLoss):
@@ -68,9 +62,7 @@ class DHEL(ContrastiveLoss):
         return stats.lse_neg[:, 0]
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        u = self.prepare("z1", z1)
-        v = self.prepare("z2", z2)
-        check_two_views(u, v)
+        u, v = prepare_two_views(self, z1, z2)
         loss = -(u * v).sum(dim=1) * self.temperature.scale() + self.same_view_energy(u)
         if self.include_augs:
             loss = loss + self.same_view_energy(v)
@@ -156,7 +148,8 @@ class KCL(nn.Module):
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u = normalize(check_embeddings("z1", z1), self.normalize)
         v = normalize(check_embeddings("z2", z2), self.normalize)
-        check_two_views(u, v)
+        check_same_shape("z1", u, "z2", v)
+        check_min_rows("z1", u, 2)
         energy_kernel, alignment_kernel = KERNELS[self.kernel]
         energy = sum(energy_kernel(self.pairwise_squared_distances(x), self.t).mean() for x in (u, v))
         alignment = 2 * alignment_kernel((u - v).pow(2).sum(dim=1), self.t).mean()

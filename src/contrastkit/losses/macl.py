@@ -9,7 +9,7 @@ from torch import Tensor
 
 from ..engine import pair_statistics
 from ._common import ContrastiveLoss, reduce
-from .dhel import check_two_views
+from ._views import prepare_two_views
 from .ntxent import two_view_structure
 
 
@@ -75,9 +75,7 @@ class MACL(ContrastiveLoss):
         self.eps = eps
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
-        u = self.prepare("z1", z1)
-        v = self.prepare("z2", z2)
-        check_two_views(u, v)
+        u, v = prepare_two_views(self, z1, z2)
         with torch.no_grad():
             alignment = (u * v).sum(dim=1).mean()  # A: each positive pair appears twice in 2N
             factor = 1 + self.alpha * (alignment - self.a0)
