@@ -49,12 +49,13 @@ def normalized_adjacency(users: Tensor, items: Tensor, num_users: int, num_items
         raise ValueError(f"items: expected {users.numel()} indices like users, got {items.numel()}")
     indices = torch.stack([users.long(), items.long()])
     ones = torch.ones(indices.shape[1], dtype=dtype, device=users.device)
-    binary = torch.sparse_coo_tensor(indices, ones, (num_users, num_items)).coalesce()
+    binary = torch.sparse_coo_tensor(indices, ones, (num_users, num_items), check_invariants=True).coalesce()
     row, col = binary.indices()
     deg_u = torch.bincount(row, minlength=num_users).to(dtype)
     deg_i = torch.bincount(col, minlength=num_items).to(dtype)
     values = (deg_u[row] * deg_i[col]).rsqrt()
-    return torch.sparse_coo_tensor(binary.indices(), values, binary.shape, is_coalesced=True)
+    return torch.sparse_coo_tensor(binary.indices(), values, binary.shape, is_coalesced=True,
+                                   check_invariants=False)
 
 
 class SVDView(NamedTuple):

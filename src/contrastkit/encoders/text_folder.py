@@ -120,9 +120,9 @@ def _settings_from_sentence_transformers(folder: Path) -> tuple[dict[str, Any], 
         path = folder / module.get("path", "")
         if kind == "Transformer":
             transformer = path
-            bert_config = path / "sentence_bert_config.json"
-            if bert_config.is_file():
-                settings["max_length"] = int(_read_json(bert_config).get("max_seq_length") or 128)
+            max_length = _max_seq_length(path)
+            if max_length is not None:
+                settings["max_length"] = max_length
         elif kind == "Pooling":
             mode = _pooling_mode(_read_json(path / "config.json"))
         elif kind == "Dense" and dense is None:
@@ -141,6 +141,17 @@ def _settings_from_sentence_transformers(folder: Path) -> tuple[dict[str, Any], 
         mode = "cls_mlp"
     settings["pooling"] = mode or "mean"
     return settings, transformer, dense
+
+
+def _max_seq_length(path: Path) -> int | None:
+    """sentence-transformers < 6 store it in ``sentence_bert_config.json``; 6.x as the tokenizer's
+    ``model_max_length`` (huge placeholder values mean "unset")."""
+    for name, key in (("sentence_bert_config.json", "max_seq_length"),
+                      ("tokenizer_config.json", "model_max_length")):
+        value = _read_json(path / name).get(key) if (path / name).is_file() else None
+        if isinstance(value, int) and 0 < value < 100_000:
+            return value
+    return None
 
 
 def _pooling_mode(config: dict[str, Any]) -> str:

@@ -42,4 +42,4 @@ def dropout_edges(adjacency: Tensor, p: float, *, rescale: bool = True,
     keep = torch.rand(values.shape, generator=generator, device=values.device) >= p
     kept = values[keep] / (1.0 - p) if rescale else values[keep]
     return torch.sparse_coo_tensor(adjacency.indices()[:, keep], kept, adjacency.shape,
-                                   is_coalesced=True)
+                                   is_coalesced=True, check_invariants=False)
