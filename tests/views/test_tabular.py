@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from contrastkit.views import SCARFCorruption, clan_augment
+from contrastkit.views import CLANViews, SCARFCorruption, SCARFViews, clan_augment
 from tests.helpers import randn
 
 # chi-square upper 0.1% quantiles by degrees of freedom (scipy.stats.chi2.ppf(0.999, dof))
@@ -121,3 +121,26 @@ def test_clan_bad_input():
         clan_augment(torch.zeros(3, 4, dtype=torch.long))
     with pytest.raises(ValueError, match="x: expected a 2-D"):
         clan_augment(torch.zeros(3))
+
+
+def test_view_generators_follow_the_trainer_protocol():
+    train, x = randn(20, 6, seed=6), randn(5, 6, seed=7)
+    clean, corrupted = SCARFViews(train, corruption_rate=0.5)(x, torch.Generator().manual_seed(1))
+    assert clean is x
+    assert torch.equal(corrupted, SCARFCorruption(train, 0.5)(x, torch.Generator().manual_seed(1)))
+    original, augmented = CLANViews(p_feature=0.5)(x, torch.Generator().manual_seed(2))
+    assert original is x
+    assert torch.equal(augmented, clan_augment(x, p_feature=0.5, generator=torch.Generator().manual_seed(2)))
+    with pytest.raises(ValueError, match="p_feature"):
+        CLANViews(p_feature=2.0)
+
+
+@pytest.mark.gpu
+def test_cpu_generator_drives_cuda_data():
+    train, x = randn(20, 6, seed=6).cuda(), randn(5, 6, seed=7).cuda()
+    a = SCARFViews(train)(x, torch.Generator().manual_seed(1))[1]
+    b = SCARFViews(train.cpu())(x.cpu(), torch.Generator().manual_seed(1))[1]
+    assert a.is_cuda and torch.equal(a.cpu(), b)
+    c = clan_augment(x, generator=torch.Generator().manual_seed(2))
+    d = clan_augment(x.cpu(), generator=torch.Generator().manual_seed(2))
+    assert c.is_cuda and torch.equal(c.cpu(), d)

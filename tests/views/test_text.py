@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from contrastkit.views import identity_views, span_cutoff, word_deletion, word_shuffle
+from contrastkit.views import TextViews, identity_views, span_cutoff, word_deletion, word_shuffle
 
 SENTENCE = "the quick brown fox jumps over the lazy dog"
 
@@ -71,3 +71,19 @@ def test_bad_inputs():
         span_cutoff(["a"], ratio=-0.1)
     with pytest.raises(ValueError, match="num_views"):
         identity_views(["a"], num_views=0)
+
+
+def test_text_views_apply_the_chain_to_each_view():
+    texts = [SENTENCE, "one more sentence here"]
+    assert TextViews()(texts) == [texts, texts]  # SimCSE: identical inputs, dropout differs
+    views = TextViews({"word_shuffle": {}, "span_cutoff": {"ratio": 0.3}}, num_views=3)
+    out = views(texts, torch.Generator().manual_seed(0))
+    assert len(out) == 3 and all(len(v) == 2 for v in out)
+    g = torch.Generator().manual_seed(0)
+    shuffled = [word_shuffle(texts, generator=g) for _ in range(3)]  # each step over all views, in order
+    assert out == [span_cutoff(view, ratio=0.3, generator=g) for view in shuffled]
+    assert len({tuple(v) for v in out}) > 1  # the views differ
+    with pytest.raises(ValueError, match="augmentations"):
+        TextViews({"back_translation": {}})
+    with pytest.raises(ValueError, match="p"):
+        TextViews({"word_deletion": {"p": 2.0}})

@@ -1,16 +1,14 @@
-"""contrastkit.encoders: text (Hugging Face + pooling), MLP, and user-item graph encoders.
+"""contrastkit.encoders: text (Hugging Face + pooling) and user-item graph encoders.
 
 Importing this package does not import ``transformers``; the text encoder does so when built.
 """
 
 from .graph import GraphEmbeddings, GraphEncoder, SVDView, normalized_adjacency, svd_view
-from .mlp import MLP, scarf_encoder, scarf_head
 from .pooling import POOLINGS, avg_first_last_pool, cls_pool, max_pool, mean_pool
 from .small_transformer import small_transformer
 from .text import TextEncoder
 
 __all__ = [
-    "MLP",
     "POOLINGS",
     "GraphEmbeddings",
     "GraphEncoder",
@@ -21,8 +19,6 @@ __all__ = [
     "max_pool",
     "mean_pool",
     "normalized_adjacency",
-    "scarf_encoder",
-    "scarf_head",
     "small_transformer",
     "svd_view",
 ]

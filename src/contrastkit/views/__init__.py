@@ -1,12 +1,18 @@
-"""contrastkit.views: view generators per modality (text, tabular, graph); seeded, batched where possible."""
+"""contrastkit.views: view generators per modality (text, tabular, graph); seeded, batched where possible.
+
+The ``*Views`` classes follow the trainer's protocol ``views(batch, generator) -> list of views``.
+"""
 
 from .graph import dropout_edges
-from .tabular import SCARFCorruption, clan_augment
-from .text import TEXT_AUGMENTATIONS, identity_views, span_cutoff, word_deletion, word_shuffle
+from .tabular import CLANViews, SCARFCorruption, SCARFViews, clan_augment
+from .text import TEXT_AUGMENTATIONS, TextViews, identity_views, span_cutoff, word_deletion, word_shuffle
 
 __all__ = [
     "TEXT_AUGMENTATIONS",
+    "CLANViews",
     "SCARFCorruption",
+    "SCARFViews",
+    "TextViews",
     "clan_augment",
     "dropout_edges",
     "identity_views",

@@ -39,7 +39,8 @@ def dropout_edges(adjacency: Tensor, p: float, *, rescale: bool = True,
         return adjacency
     adjacency = adjacency.coalesce()
     values = adjacency.values()
-    keep = torch.rand(values.shape, generator=generator, device=values.device) >= p
+    device = values.device if generator is None else generator.device
+    keep = (torch.rand(values.shape, generator=generator, device=device) >= p).to(values.device)
     kept = values[keep] / (1.0 - p) if rescale else values[keep]
     return torch.sparse_coo_tensor(adjacency.indices()[:, keep], kept, adjacency.shape,
                                    is_coalesced=True, check_invariants=False)

@@ -28,6 +28,11 @@ import torch
 from torch import Tensor, nn
 
 
+def draw_device(generator: torch.Generator | None, default: torch.device) -> torch.device:
+    """Random numbers are drawn where the generator lives (a CPU generator may drive CUDA data)."""
+    return default if generator is None else generator.device
+
+
 def _check_table(name: str, x: Tensor, num_features: int | None = None) -> None:
     if not isinstance(x, Tensor) or x.dim() != 2:
         got = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
@@ -74,15 +79,16 @@ class SCARFCorruption(nn.Module):
                 return_mask: bool = False) -> Tensor | tuple[Tensor, Tensor]:
         _check_table("x", x, self.num_features)
         rows, m = x.shape
-        device = self.train_features.device
+        device = draw_device(generator, self.train_features.device)
         # a uniform random permutation per row; its first q entries are a uniform q-subset
         order = torch.rand(rows, m, generator=generator, device=device).argsort(dim=1)
         mask = torch.zeros(rows, m, dtype=torch.bool, device=device)
         mask.scatter_(1, order[:, :self.num_corrupted], True)
         donor = torch.randint(self.train_features.shape[0], (rows, m), generator=generator, device=device)
-        draws = self.train_features.gather(0, donor)  # draws[b, j] = train[donor[b, j], j]
-        out = torch.where(mask.to(x.device), draws.to(device=x.device, dtype=x.dtype), x)
-        return (out, mask.to(x.device)) if return_mask else out
+        draws = self.train_features.gather(0, donor.to(self.train_features.device))  # train[donor[b, j], j]
+        mask = mask.to(x.device)
+        out = torch.where(mask, draws.to(device=x.device, dtype=x.dtype), x)
+        return (out, mask) if return_mask else out
 
     def extra_repr(self) -> str:
         return f"corruption_rate={self.corruption_rate}, num_features={self.num_features}, " \
@@ -115,11 +121,41 @@ def clan_augment(x: Tensor, *, p_feature: float = 0.1, max_value: float = 1.7, m
             raise ValueError(f"{name}: expected a probability in [0, 1], got {p!r}")
     if not max_value > 0 or not math.isfinite(max_value):
         raise ValueError(f"max_value: expected a positive finite number, got {max_value!r}")
-    shape = x.shape
-    mask = torch.rand(shape, generator=generator, device=x.device) < p_feature
+    shape, device = x.shape, draw_device(generator, x.device)
+    mask = torch.rand(shape, generator=generator, device=device) < p_feature
     if p_sample < 1.0:
-        mask &= torch.rand(shape[0], 1, generator=generator, device=x.device) < p_sample
-    uniform = torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
-    noise = (uniform * 2 - 1) * max_value + mean
+        mask &= torch.rand(shape[0], 1, generator=generator, device=device) < p_sample
+    uniform = torch.rand(shape, generator=generator, device=device,
+                         dtype=torch.promote_types(x.dtype, torch.float32))
+    noise = ((uniform * 2 - 1) * max_value + mean).to(device=x.device, dtype=x.dtype)
+    mask = mask.to(x.device)
     out = torch.where(mask, noise, x)
     return (out, mask) if return_mask else out
+
+
+class SCARFViews:
+    """View generator ``views(x, generator) -> [x, x~]``: SCARF's clean anchor and corrupted positive.
+
+    Args: as :class:`SCARFCorruption` (``train_features``, ``corruption_rate=0.6``).
+    """
+
+    def __init__(self, train_features: Tensor, corruption_rate: float = 0.6):
+        self.corruption = SCARFCorruption(train_features, corruption_rate)
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+        return [x, self.corruption(x, generator)]
+
+
+class CLANViews:
+    """View generator ``views(x, generator) -> [x, x_aug]``: CLAN's originals and augmented negatives.
+
+    Args: the keyword arguments of :func:`clan_augment` (``p_feature``, ``max_value``, ``mean``,
+    ``p_sample``), validated here.
+    """
+
+    def __init__(self, **options: float):
+        clan_augment(torch.zeros(1, 1), **options)  # validates the options once, at construction
+        self.options = options
+
+    def __call__(self, x: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
+        return [x, clan_augment(x, generator=generator, **self.options)]

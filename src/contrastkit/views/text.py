@@ -21,7 +21,8 @@ Texts with no words (empty or whitespace only) are returned unchanged by every a
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
 
@@ -101,3 +102,29 @@ def word_shuffle(texts: Sequence[str], *, generator: torch.Generator | None = No
 
 TEXT_AUGMENTATIONS = {"word_deletion": word_deletion, "span_cutoff": span_cutoff,
                       "word_shuffle": word_shuffle}
+
+
+class TextViews:
+    """View generator ``views(texts, generator) -> num_views lists of texts``.
+
+    Each view applies ``augmentations`` in order, a mapping from a name of :data:`TEXT_AUGMENTATIONS`
+    to its keyword arguments, e.g. ``{"word_deletion": {"p": 0.1}}``. With no augmentation the views
+    are identical copies: unsupervised SimCSE, where the encoder's dropout makes them differ.
+    """
+
+    def __init__(self, augmentations: Mapping[str, Mapping[str, Any]] | None = None, num_views: int = 2):
+        augmentations = dict(augmentations or {})
+        unknown = sorted(set(augmentations) - set(TEXT_AUGMENTATIONS))
+        if unknown:
+            raise ValueError(f"augmentations: unknown {unknown}; expected names from "
+                             f"{sorted(TEXT_AUGMENTATIONS)}")
+        for name, options in augmentations.items():  # validate the options once
+            TEXT_AUGMENTATIONS[name](["a b"], **dict(options))
+        identity_views([], num_views)
+        self.augmentations, self.num_views = augmentations, int(num_views)
+
+    def __call__(self, texts: Sequence[str], generator: torch.Generator | None = None) -> list[list[str]]:
+        views = identity_views(texts, self.num_views)
+        for name, options in self.augmentations.items():
+            views = [TEXT_AUGMENTATIONS[name](view, generator=generator, **dict(options)) for view in views]
+        return views
