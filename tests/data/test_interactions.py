@@ -164,3 +164,14 @@ def test_bpr_bad_inputs():
         sampler.sample(0)
     with pytest.raises(ValueError, match="batch_size"):
         next(sampler.epoch(-1))
+
+
+def test_items_by_user_and_mixed_id_types():
+    inter = interactions_from_ids(["b", 3, "b", 3, "a"], [7, 7, 2, 5, 2])
+    assert inter.user_ids == ("b", 3, "a")  # ids that do not sort keep their first-appearance order
+    assert inter.item_ids == (2, 5, 7)
+    assert [t.tolist() for t in inter.items_by_user()] == [[0, 2], [1, 2], [0]]
+    with pytest.raises(ValueError, match="items"):
+        interactions_from_ids([1, 2], [1])
+    with pytest.raises(ValueError, match="users"):
+        interactions_from_ids([], [])
