@@ -152,10 +152,12 @@ def test_training_mode_dropout_gives_two_views_and_gradients(tiny):
     tiny.model.zero_grad()
 
 
-def test_encode_restores_training_mode(tiny):
+def test_encode_restores_training_mode_and_shows_progress(tiny, capsys):
     tiny.train()
-    tiny.encode(TEXTS[:1])
+    with_bar = tiny.encode(TEXTS, batch_size=2, show_progress=True)
+    assert "encode" in capsys.readouterr().err
     assert tiny.training and tiny.model.training
+    assert torch.equal(with_bar, tiny.encode(TEXTS, batch_size=2))
 
 
 def test_save_overwrites_an_existing_folder_atomically(tiny, tmp_path):
