@@ -73,7 +73,7 @@ def _write_folder(encoder: TextEncoder, out: Path) -> None:
     mode = _ST_MODES[encoder.pooling]
     _write_json(out / "1_Pooling" / "config.json", {
         "word_embedding_dimension": encoder.dimension,
-        **{key: value == mode for key, value in _LEGACY_KEYS.items()},
+        **{key: value == mode for key, value in list(_LEGACY_KEYS.items())[:4]},  # the keys of every version
     })
     modules = [("", "sentence_transformers.models.Transformer"),
                ("1_Pooling", "sentence_transformers.models.Pooling")]
