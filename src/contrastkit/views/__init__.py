@@ -1,3 +1,22 @@
-"""contrastkit.views (see DESIGN.md section 2)."""
+"""contrastkit.views: view generators per modality (text, tabular, graph); seeded, batched where possible.
 
-__all__: list[str] = []
+The ``*Views`` classes follow the trainer's protocol ``views(batch, generator) -> list of views``.
+"""
+
+from .graph import dropout_edges
+from .tabular import CLANViews, SCARFCorruption, SCARFViews, clan_augment
+from .text import TEXT_AUGMENTATIONS, TextViews, identity_views, span_cutoff, word_deletion, word_shuffle
+
+__all__ = [
+    "TEXT_AUGMENTATIONS",
+    "CLANViews",
+    "SCARFCorruption",
+    "SCARFViews",
+    "TextViews",
+    "clan_augment",
+    "dropout_edges",
+    "identity_views",
+    "span_cutoff",
+    "word_deletion",
+    "word_shuffle",
+]
