@@ -48,3 +48,9 @@ def test_faiss_matches_exact_with_exclusions():
         fast = top_k(q, c, 10, cosine=cosine, exclude=exclude, backend="faiss")
         assert torch.equal(exact[1], fast[1])
         torch.testing.assert_close(exact[0], fast[0], rtol=1e-5, atol=1e-5)
+
+
+def test_bad_chunk_size():
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="chunk_size"):
+            top_k(torch.eye(3), torch.eye(3), 1, chunk_size=bad)
