@@ -5,6 +5,7 @@ from .clip import CLIPLoss
 from .dcl import DCL, DCLW
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
+from .geometry import alignment, uniformity
 from .infonce import InfoNCE
 from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
@@ -39,6 +40,8 @@ __all__ = [
     "SupervisedSimCSE",
     "TripletMargin",
     "WeightedInfoNCE",
+    "alignment",
     "bpr_loss",
     "mean_shifted_center",
+    "uniformity",
 ]
