@@ -34,8 +34,9 @@ class BPRSampler:
         per_user = torch.bincount(self.keys // self.num_items, minlength=train.num_users)
         full = torch.nonzero(per_user >= self.num_items).flatten()
         if full.numel():
-            raise ValueError(f"train: user index {int(full[0])} has interacted with every item, "
-                             "so no negative item exists")
+            raise ValueError(
+                f"train: user index {int(full[0])} has interacted with every item, so no negative item exists"
+            )
         self.generator = torch.Generator().manual_seed(seed)
 
     def is_positive(self, users: Tensor, items: Tensor) -> Tensor:

@@ -42,11 +42,17 @@ class Interactions:
 
     def subset(self, keep: Tensor) -> Interactions:
         """The interactions selected by a boolean ``(E,)`` mask or an index tensor (same id maps)."""
+
         def pick(t: Tensor | None) -> Tensor | None:
             return None if t is None else t[keep]
 
-        return replace(self, users=self.users[keep], items=self.items[keep], ratings=pick(self.ratings),
-                       timestamps=pick(self.timestamps))
+        return replace(
+            self,
+            users=self.users[keep],
+            items=self.items[keep],
+            ratings=pick(self.ratings),
+            timestamps=pick(self.timestamps),
+        )
 
     def items_by_user(self) -> list[Tensor]:
         """``result[u]`` = sorted item indices of user ``u`` (empty for users without interactions)."""
@@ -55,8 +61,9 @@ class Interactions:
         return list(torch.split(self.items[order], counts))
 
 
-def _find_column(name: str, given: str | None, candidates: tuple[str, ...], columns: list[str],
-                 required: bool) -> str | None:
+def _find_column(
+    name: str, given: str | None, candidates: tuple[str, ...], columns: list[str], required: bool
+) -> str | None:
     if given is not None:
         if given not in columns:
             raise ValueError(f"{name}: column {given!r} not found; the file has {columns}")
@@ -64,8 +71,9 @@ def _find_column(name: str, given: str | None, candidates: tuple[str, ...], colu
     lower = {c.lower(): c for c in columns}
     found = next((lower[c] for c in candidates if c in lower), None)
     if found is None and required:
-        raise ValueError(f"{name}: none of the columns {columns} looks like one of {candidates}; "
-                         f"pass {name}=")
+        raise ValueError(
+            f"{name}: none of the columns {columns} looks like one of {candidates}; pass {name}="
+        )
     return found
 
 
@@ -79,8 +87,10 @@ def _read_table(path: Path, sep: str | None):
         if sep is None:
             sep = {".csv": ",", ".tsv": "\t", ".inter": "\t"}.get(suffixes[-1] if suffixes else "")
         if sep is None:
-            raise ValueError(f"path: cannot tell the format of {path.name!r}; pass sep= or use "
-                             ".csv, .tsv, .inter or .parquet")
+            raise ValueError(
+                f"path: cannot tell the format of {path.name!r}; pass sep= or use "
+                ".csv, .tsv, .inter or .parquet"
+            )
         try:
             table = pd.read_csv(path, sep=sep)
         except pd.errors.EmptyDataError as err:
@@ -89,10 +99,17 @@ def _read_table(path: Path, sep: str | None):
     return table
 
 
-def read_interactions(path: str | os.PathLike, *, user_column: str | None = None,
-                      item_column: str | None = None, rating_column: str | None = None,
-                      timestamp_column: str | None = None, min_rating: float | None = None,
-                      sep: str | None = None, deduplicate: bool = True) -> Interactions:
+def read_interactions(
+    path: str | os.PathLike,
+    *,
+    user_column: str | None = None,
+    item_column: str | None = None,
+    rating_column: str | None = None,
+    timestamp_column: str | None = None,
+    min_rating: float | None = None,
+    sep: str | None = None,
+    deduplicate: bool = True,
+) -> Interactions:
     """Read an interaction file into :class:`Interactions`.
 
     Columns are found by name (case-insensitive: ``user_id``/``user``/``uid``..., ``item_id``/``item``/
@@ -120,9 +137,12 @@ def read_interactions(path: str | os.PathLike, *, user_column: str | None = None
         table = table.drop_duplicates(subset=[user, item], keep="first")
     if len(table) == 0:
         raise ValueError(f"min_rating: no interaction of {str(path)!r} has rating >= {min_rating}")
-    return interactions_from_ids(table[user].tolist(), table[item].tolist(),
-                                 ratings=None if rating is None else table[rating].to_numpy(dtype="float32"),
-                                 timestamps=None if stamp is None else table[stamp].to_numpy(dtype="float64"))
+    return interactions_from_ids(
+        table[user].tolist(),
+        table[item].tolist(),
+        ratings=None if rating is None else table[rating].to_numpy(dtype="float32"),
+        timestamps=None if stamp is None else table[stamp].to_numpy(dtype="float64"),
+    )
 
 
 def _index(ids: list[Any]) -> tuple[Tensor, tuple]:
@@ -134,8 +154,9 @@ def _index(ids: list[Any]) -> tuple[Tensor, tuple]:
     return torch.tensor([lookup[i] for i in ids], dtype=torch.long), tuple(originals)
 
 
-def interactions_from_ids(users: list[Any], items: list[Any], *, ratings: Any = None,
-                          timestamps: Any = None) -> Interactions:
+def interactions_from_ids(
+    users: list[Any], items: list[Any], *, ratings: Any = None, timestamps: Any = None
+) -> Interactions:
     """Build :class:`Interactions` from parallel lists of original user and item ids."""
     if len(users) != len(items):
         raise ValueError(f"items: expected {len(users)} ids like users, got {len(items)}")
@@ -143,14 +164,27 @@ def interactions_from_ids(users: list[Any], items: list[Any], *, ratings: Any = 
         raise ValueError("users: expected at least one interaction")
     user_index, user_ids = _index(list(users))
     item_index, item_ids = _index(list(items))
-    return Interactions(user_index, item_index, len(user_ids), len(item_ids), user_ids, item_ids,
-                        None if ratings is None else torch.as_tensor(ratings),
-                        None if timestamps is None else torch.as_tensor(timestamps))
+    return Interactions(
+        user_index,
+        item_index,
+        len(user_ids),
+        len(item_ids),
+        user_ids,
+        item_ids,
+        None if ratings is None else torch.as_tensor(ratings),
+        None if timestamps is None else torch.as_tensor(timestamps),
+    )
 
 
-def leave_out_split(interactions: Interactions, *, test_fraction: float | None = 0.2,
-                    num_test: int | None = None, by: str = "random", min_train: int = 1,
-                    seed: int = 0) -> tuple[Interactions, Interactions]:
+def leave_out_split(
+    interactions: Interactions,
+    *,
+    test_fraction: float | None = 0.2,
+    num_test: int | None = None,
+    by: str = "random",
+    min_train: int = 1,
+    seed: int = 0,
+) -> tuple[Interactions, Interactions]:
     """Hold out interactions per user: ``(train, test)`` with the same id maps.
 
     Each user ``u`` with ``n_u`` interactions gives ``t_u = num_test`` (leave-``k``-out) or
@@ -187,8 +221,11 @@ def leave_out_split(interactions: Interactions, *, test_fraction: float | None =
     rank = torch.empty_like(order)
     rank[order] = torch.arange(len(order)) - starts[users[order]]  # position of each row in its user's order
     n = counts[users]
-    wanted = torch.full_like(n, int(num_test)) if num_test is not None else \
-        torch.floor(n.double() * test_fraction + 1e-9).long()  # 1e-9: 0.29 * 100 -> 29
+    wanted = (
+        torch.full_like(n, int(num_test))
+        if num_test is not None
+        else torch.floor(n.double() * test_fraction + 1e-9).long()
+    )  # 1e-9: 0.29 * 100 -> 29
     t = torch.minimum(wanted, (n - min_train).clamp(min=0))
     is_test = rank >= n - t
     return interactions.subset(~is_test), interactions.subset(is_test)

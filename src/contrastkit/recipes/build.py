@@ -111,7 +111,7 @@ def build_model(config: Config, data) -> ContrastiveModel:
     encoder = ENCODERS.build(config.encoder.name, config.encoder.options, input_context(data))
     head = None
     if config.head is not None:
-        width = getattr(encoder, "embedding_dim", None)
+        width = getattr(encoder, "embedding_dim", None) or getattr(encoder, "dimension", None)
         head = HEADS.build(config.head.name, config.head.options, {"input_dim": width})
     return ContrastiveModel(encoder, head)
 
@@ -121,4 +121,6 @@ def input_description(data) -> dict:
     context = input_context(data)
     if "image_size" in context:
         return {"kind": "image", "channels": context["in_channels"], "image_size": context["image_size"]}
+    if isinstance(data.inputs, list) and all(isinstance(t, str) for t in data.inputs[:100]):
+        return {"kind": "text"}
     return {"kind": "other"}

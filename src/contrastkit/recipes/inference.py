@@ -10,18 +10,38 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._atomic import atomic_write
-from ..data import list_images, load_idx, load_npz, read_image
-from ..encoders import load_module
+from .._atomic import atomic_write, atomic_write_json
+from ..data import list_images, load_idx, load_npz, load_texts, read_image
+from ..encoders import SAVEABLE, load_module, save_module
 from ..train.callbacks import progress
 from ..train.embedding import embed_all
 
 BATCH = 256
 
 
+TEXT_MARKER = "contrastkit_input.json"
+
+
+def save_run_encoder(folder: Path, encoder: torch.nn.Module, input_spec: dict, recipe: str) -> None:
+    """Save the trained encoder: a registered module as ``config.json`` + safetensors; a text
+    encoder with its own ``save`` (a sentence-transformers folder) plus a small input marker."""
+    if type(encoder).__name__ in SAVEABLE:
+        save_module(folder, encoder, {"input": input_spec, "recipe": recipe})
+    elif hasattr(encoder, "save"):
+        encoder.save(folder)
+        atomic_write_json(Path(folder) / TEXT_MARKER, {"input": input_spec, "recipe": recipe})
+    else:
+        raise ValueError(f"encoder: {type(encoder).__name__} can be neither saved nor reloaded")
+
+
 def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The trained encoder saved in ``RUN_DIR/model`` and its input description."""
     folder = Path(run_dir) / "model"
+    if (folder / TEXT_MARKER).is_file():
+        from ..encoders.text import TextEncoder
+
+        spec = json.loads((folder / TEXT_MARKER).read_text())["input"]
+        return TextEncoder.load(folder).to(device).eval(), spec
     if not (folder / "config.json").is_file():
         raise ValueError(
             f"run_dir: {run_dir} has no trained model (model/config.json); is training finished?"
@@ -73,9 +93,22 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
     return len(files), from_files()
 
 
+def text_batches(path: str | Path) -> tuple[int, Iterator[tuple[list[str], list[str]]]]:
+    """The ``text`` column of a jsonl / csv / parquet file, in batches; names are row numbers."""
+    texts = load_texts(path).texts
+
+    def batches():
+        for start in range(0, len(texts), BATCH):
+            yield texts[start : start + BATCH], [str(i) for i in range(start, min(start + BATCH, len(texts)))]
+
+    return len(texts), batches()
+
+
 def input_batches(path: str | Path, spec: dict):
     if spec.get("kind") == "image":
         return image_batches(path, spec)
+    if spec.get("kind") == "text":
+        return text_batches(path)
     raise ValueError(
         f"input: this run's encoder takes {spec.get('kind')!r} inputs; contrastkit has no reader for them yet"
     )
@@ -177,6 +210,9 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tu
         vector = embed_all(encoder, images, device).numpy()[0]
     elif query in names:
         vector = vectors[names.index(query)]
+    elif load_run_encoder(run_dir, device)[1].get("kind") == "text":  # the query is a text
+        encoder, _ = load_run_encoder(run_dir, device)
+        vector = embed_all(encoder, [query], device).numpy()[0]
     else:
         raise ValueError(
             f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}"

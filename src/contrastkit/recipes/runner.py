@@ -11,7 +11,6 @@ import numpy as np
 import torch
 
 from .._atomic import atomic_write
-from ..encoders import save_module
 from ..train import distributed
 from ..train.callbacks import ProgressBar
 from ..train.config import Config, ConfigError, parse_toml, validate_config
@@ -20,6 +19,7 @@ from ..train.rundir import RunDir
 from ..train.toml_writer import dumps_toml
 from ..train.trainer import Trainer
 from .build import build_components, build_model, input_description, load_data
+from .inference import save_run_encoder
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
 
@@ -128,10 +128,9 @@ def train(
     baselines = run.read_json(run.baselines) or {}
     if main and config.eval.baselines and not baselines:
         say("evaluating the baselines (raw input, untrained encoder)")
-        baselines = {
-            "raw input": evaluator(flatten_inputs),
-            "untrained encoder": trainer.evaluate_full(evaluator),
-        }
+        baselines = {"untrained encoder": trainer.evaluate_full(evaluator)}
+        if isinstance(train_data.inputs, torch.Tensor):
+            baselines = {"raw input": evaluator(flatten_inputs), **baselines}
         run.write_json(run.baselines, baselines)
     trainer.fit()
     result = RunResult(run, {}, baselines, 0.0, trainer.step, trainer.stop_reason)
@@ -139,7 +138,7 @@ def train(
         say("final evaluation")
         result.final = trainer.evaluate_full(evaluator)
         run.write_json(run.final_metrics, result.final)
-        save_module(run.model, model.encoder, {"input": input_description(train_data), "recipe": name})
+        save_run_encoder(run.model, model.encoder, input_description(train_data), name)
         embed = trainer.embed_function()
         arrays = evaluator.analysis(embed)
         atomic_write(run.analysis, lambda tmp: np.savez(tmp.open("wb"), **arrays))
