@@ -34,23 +34,25 @@ class RunResult:
     stop_reason: str | None = None
 
 
-def limit_threads(threads: int | None) -> None:
+def limit_threads(threads: int | None):
     """Use ``threads`` CPU threads in torch and in the BLAS / OpenMP pools of NumPy and scikit-learn.
     On a busy machine, more threads than free cores make OpenMP spin: measured on the shared 2-core
     box, a training step took 2.5 s with 2 threads and 0.085 s with 1."""
     if not threads:
-        return
+        return None
     torch.set_num_threads(threads)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - comes with scikit-learn
-        return
-    threadpool_limits(limits=threads)
+        return None
+    return threadpool_limits(limits=threads)
 
 
 def setup_runtime(config: Config) -> tuple[torch.device, bool]:
     """Threads, determinism, device (+ process group under torchrun) and bf16 autocast."""
-    limit_threads(config.run.threads)
+    limits = limit_threads(config.run.threads)
+    if limits is not None:
+        _POOL_LIMITS.append(limits)
     if config.run.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     device = distributed.local_device(config.run.device)
@@ -75,7 +77,30 @@ def make_evaluator(config: Config, train, test, views) -> EmbeddingEvaluator:
     )
 
 
-def train(
+def train(config: Config, name: str, **options) -> RunResult:
+    """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
+
+    Keyword options: ``resume_dir``, ``quiet``, ``callbacks``, ``write_report``. The process-wide
+    settings it changes (threads, deterministic algorithms) are restored afterwards.
+    """
+    threads = torch.get_num_threads()
+    deterministic = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    try:
+        return _train(config, name, **options)
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic[0], warn_only=deterministic[1])
+        if _POOL_LIMITS:
+            _POOL_LIMITS.pop().restore_original_limits()
+
+
+_POOL_LIMITS: list = []
+
+
+def _train(
     config: Config,
     name: str,
     *,
