@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+DEFAULT_CORPUS = "embeddings.npy"
 
 
 class CommandError(Exception):
@@ -22,8 +25,9 @@ class Parser(argparse.ArgumentParser):
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS, help="no progress bars")
-    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
-                        help="show the traceback on errors")
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show the traceback on errors"
+    )
 
 
 def build_parser() -> Parser:
@@ -32,35 +36,51 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     train = commands.add_parser("train", help="train a recipe or a TOML config (or --resume a run)")
     train.add_argument("recipe", nargs="?", help="built-in recipe name or path to a .toml config")
-    train.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
-                       help="override one config value (repeatable)")
-    train.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
+    train.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override one config value (repeatable)",
+    )
+    train.add_argument(
+        "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
+    )
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
-    evaluate = commands.add_parser("eval", help="evaluate a run's trained encoder and print the metrics table")
+    evaluate = commands.add_parser(
+        "eval", help="evaluate a run's trained encoder and print the metrics table"
+    )
     evaluate.add_argument("run_dir")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
     embed.add_argument("run_dir")
     embed.add_argument("input", help="image folder or file, .npz, or IDX (.gz) file")
-    embed.add_argument("output", help="output .npy (with a .names.txt sidecar) or .parquet")
+    embed.add_argument(
+        "output",
+        nargs="?",
+        help="output .npy (with a .names.txt sidecar) or .parquet "
+        "(default: RUN_DIR/embeddings.npy, which `search` uses by default)",
+    )
     search = commands.add_parser("search", help="top-k nearest corpus items for a query")
     search.add_argument("run_dir")
     search.add_argument("query", help="an image file, or the name of a corpus row")
-    search.add_argument("--corpus", required=True, help="embeddings written by `contrastkit embed`")
+    search.add_argument(
+        "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
+    )
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
     report.add_argument("run_dir")
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
+    recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
     for sub in (train, evaluate, embed, search, report, recipes):
         _common(sub)
     return parser
 
 
 def _check_run_dir(path: str) -> None:
-    from pathlib import Path
-
     if not (Path(path) / "config.toml").is_file():
         raise ValueError(f"run directory {path!r}: not found or not a contrastkit run (no config.toml)")
 
@@ -74,17 +94,31 @@ def cmd_train(args) -> int:
         if args.recipe or args.overrides:
             raise CommandError("--resume continues a run with its saved config: give no recipe or --set")
         _check_run_dir(args.resume)
-        from pathlib import Path
-
         config, name = read_run_config(args.resume), Path(args.resume).name
     elif args.recipe:
         config, name = load_recipe(args.recipe, args.overrides)
     else:
         raise CommandError("train: give a recipe name or a .toml config (see `contrastkit recipes`)")
-    result = train(config, name, resume_dir=args.resume, quiet=args.quiet)
+    from .train import distributed
+
+    try:
+        result = train(config, name, resume_dir=args.resume, quiet=args.quiet)
+    finally:
+        main_process = distributed.is_main()
+        distributed.shutdown()
+    if not main_process:  # under torchrun only rank 0 reports
+        return 0
     if args.json:
-        print(json.dumps({"run_dir": str(result.run_dir.path), "final": result.final,
-                          "baselines": result.baselines, "seconds": result.seconds}))
+        print(
+            json.dumps(
+                {
+                    "run_dir": str(result.run_dir.path),
+                    "final": result.final,
+                    "baselines": result.baselines,
+                    "seconds": result.seconds,
+                }
+            )
+        )
         return 0
     print(format_table(result.final, result.baselines))
     if result.stop_reason:
@@ -110,8 +144,9 @@ def cmd_embed(args) -> int:
     from .train.distributed import local_device
 
     _check_run_dir(args.run_dir)
-    rows, dim = embed_file(args.run_dir, args.input, args.output, local_device("auto"), args.quiet)
-    print(f"wrote {rows} embeddings of dimension {dim} to {args.output}")
+    output = args.output or str(Path(args.run_dir) / DEFAULT_CORPUS)
+    rows, dim = embed_file(args.run_dir, args.input, output, local_device("auto"), args.quiet)
+    print(f"wrote {rows} embeddings of dimension {dim} to {output}")
     return 0
 
 
@@ -120,7 +155,8 @@ def cmd_search(args) -> int:
     from .train.distributed import local_device
 
     _check_run_dir(args.run_dir)
-    rows = search(args.run_dir, args.query, args.corpus, args.k, local_device("auto"))
+    corpus = args.corpus or str(Path(args.run_dir) / DEFAULT_CORPUS)
+    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"))
     if args.json:
         print(describe_json(rows))
     else:
@@ -130,9 +166,11 @@ def cmd_search(args) -> int:
 
 
 def cmd_report(args) -> int:
+    from .recipes.runner import limit_threads, read_run_config
     from .report import write_report
 
     _check_run_dir(args.run_dir)
+    limit_threads(read_run_config(args.run_dir).run.threads)
     print(f"report: {write_report(args.run_dir)}")
     return 0
 
@@ -140,6 +178,11 @@ def cmd_report(args) -> int:
 def cmd_recipes(args) -> int:
     from .recipes.catalogue import describe_recipes
 
+    if args.keys:
+        from .train.config import config_reference
+
+        print(config_reference())
+        return 0
     recipes = describe_recipes()
     width = max(map(len, recipes))
     for name, description in recipes.items():
@@ -157,8 +200,14 @@ def cmd_recipes(args) -> int:
     return 0
 
 
-COMMANDS = {"train": cmd_train, "eval": cmd_eval, "embed": cmd_embed, "search": cmd_search,
-            "report": cmd_report, "recipes": cmd_recipes}
+COMMANDS = {
+    "train": cmd_train,
+    "eval": cmd_eval,
+    "embed": cmd_embed,
+    "search": cmd_search,
+    "report": cmd_report,
+    "recipes": cmd_recipes,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -183,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as error:
         if debug:
             raise
-        print(f"contrastkit: internal error: {type(error).__name__}: {' '.join(str(error).split())} "
-              "(rerun with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"contrastkit: internal error: {type(error).__name__}: {' '.join(str(error).split())} "
+            "(rerun with --debug for the traceback)",
+            file=sys.stderr,
+        )
         return 1

@@ -33,7 +33,9 @@ def test_round_trip_restores_weights_optimizer_and_rng(tmp_path):
     other_optimizer.load_state_dict(ckpt.unpack_optimizer(tensors, meta["optimizer"]))
     for a, b in zip(model.state_dict().values(), other.state_dict().values()):
         assert torch.equal(a, b)
-    for (_, sa), (_, sb) in zip(optimizer.state_dict()["state"].items(), other_optimizer.state_dict()["state"].items()):
+    for (_, sa), (_, sb) in zip(
+        optimizer.state_dict()["state"].items(), other_optimizer.state_dict()["state"].items()
+    ):
         assert all(torch.equal(sa[k], sb[k]) for k in sa)
     ckpt.restore_rng(tensors)
     assert torch.equal(torch.rand(3), expected_draw)
@@ -104,7 +106,8 @@ def test_prune_keeps_last_k_and_the_best(tmp_path):
     ckpt.prune_checkpoints(tmp_path, keep_last=2, protect={2})
     assert ckpt.list_checkpoints(tmp_path) == [2, 4, 5]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        f"step-0000000{s}.{ext}" for s in (2, 4, 5) for ext in ("json", "safetensors")]
+        f"step-0000000{s}.{ext}" for s in (2, 4, 5) for ext in ("json", "safetensors")
+    ]
 
 
 def test_loading_never_unpickles(tmp_path):

@@ -81,12 +81,14 @@ def test_out_of_range_and_choice_values():
         validate_config({"data": {"test_fraction": 1.5}})
     with pytest.raises(ConfigError, match=r"run\.device = 'gpu': expected 'auto', 'cpu'"):
         validate_config({"run": {"device": "gpu"}})
-    with pytest.raises(ConfigError, match=r"optim\.schedule = 'linear': Input should be 'cosine' or 'constant'"):
+    with pytest.raises(
+        ConfigError, match=r"optim\.schedule = 'linear': Input should be 'cosine' or 'constant'"
+    ):
         validate_config({"optim": {"schedule": "linear"}})
 
 
 def test_early_stop_needs_a_metric():
-    with pytest.raises(ConfigError, match="early_stop_patience needs train.best_metric"):
+    with pytest.raises(ConfigError, match=r"early_stop_patience needs train\.best_metric"):
         validate_config({"train": {"early_stop_patience": 2}})
 
 
@@ -101,17 +103,29 @@ def test_scale_options_validate_and_moco_needs_a_loss_with_negatives():
 def test_bad_toml_and_bad_override():
     with pytest.raises(ConfigError, match="not valid TOML"):
         parse_toml("[train\nbatch_size = 3")
-    with pytest.raises(ConfigError, match="expected section.key=value"):
+    with pytest.raises(ConfigError, match=r"expected section\.key=value"):
         parse_override("batch_size=3")
     with pytest.raises(ConfigError, match="is a value, not a section"):
         apply_overrides({"train": {"batch_size": 3}}, ["train.batch_size.x=1"])
 
 
 def test_overrides_parse_toml_values_and_fall_back_to_strings():
-    data = apply_overrides({}, ["train.batch_size=64", "optim.lr=1e-3", "views.crop_scale=[0.2, 1.0]",
-                                "run.name=my-run", "train.report=false"])
-    assert data == {"train": {"batch_size": 64, "report": False}, "optim": {"lr": 1e-3},
-                    "views": {"crop_scale": [0.2, 1.0]}, "run": {"name": "my-run"}}
+    data = apply_overrides(
+        {},
+        [
+            "train.batch_size=64",
+            "optim.lr=1e-3",
+            "views.crop_scale=[0.2, 1.0]",
+            "run.name=my-run",
+            "train.report=false",
+        ],
+    )
+    assert data == {
+        "train": {"batch_size": 64, "report": False},
+        "optim": {"lr": 1e-3},
+        "views": {"crop_scale": [0.2, 1.0]},
+        "run": {"name": "my-run"},
+    }
     config, name = load_recipe("simclr-digits", ["train.batch_size=64", "run.name=custom"])
     assert config.train.batch_size == 64 and name == "custom"
 

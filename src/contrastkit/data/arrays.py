@@ -31,6 +31,9 @@ def load_npz(path: str | Path, images_key: str | None = None, labels_key: str | 
         image_key = pick(images_key, IMAGE_KEYS, "images_key", True)
         label_key = pick(labels_key, LABEL_KEYS, "labels_key", False)
         images = to_image_tensor(archive[image_key], f"{path}[{image_key}]")
-        labels = None if label_key is None else to_labels(archive[label_key], images.shape[0],
-                                                         f"{path}[{label_key}]")
+        labels = (
+            None
+            if label_key is None
+            else to_labels(archive[label_key], images.shape[0], f"{path}[{label_key}]")
+        )
     return ImageData(images, labels)

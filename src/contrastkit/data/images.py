@@ -58,14 +58,16 @@ def to_image_tensor(array: np.ndarray, name: str = "images") -> Tensor:
     elif array.ndim != 4:
         raise ValueError(f"{name}: expected 3-D or 4-D image array, got shape {array.shape}")
     if np.issubdtype(array.dtype, np.integer):
-        top = 255 if array.size == 0 or (array.min() >= 0 and array.max() <= 255) \
-            else np.iinfo(array.dtype).max
+        top = (
+            255 if array.size == 0 or (array.min() >= 0 and array.max() <= 255) else np.iinfo(array.dtype).max
+        )
         scaled = array.astype(np.float32) / float(top)
     elif np.issubdtype(array.dtype, np.floating):
         scaled = array.astype(np.float32)
         if scaled.size and (scaled.min() < 0 or scaled.max() > 1):
-            raise ValueError(f"{name}: float images must lie in [0, 1], got range "
-                             f"[{scaled.min():.3g}, {scaled.max():.3g}]")
+            raise ValueError(
+                f"{name}: float images must lie in [0, 1], got range [{scaled.min():.3g}, {scaled.max():.3g}]"
+            )
     else:
         raise ValueError(f"{name}: expected a numeric array, got dtype {array.dtype}")
     if not np.isfinite(scaled).all():
@@ -97,12 +99,15 @@ def train_test_split(data: ImageData, test_fraction: float, seed: int) -> tuple[
         raise ValueError(f"test_fraction: expected a value in (0, 1), got {test_fraction}")
     generator = torch.Generator().manual_seed(seed)
     n = len(data)
-    groups = [torch.arange(n)] if data.labels is None else \
-        [torch.nonzero(data.labels == c).flatten() for c in torch.unique(data.labels)]
+    groups = (
+        [torch.arange(n)]
+        if data.labels is None
+        else [torch.nonzero(data.labels == c).flatten() for c in torch.unique(data.labels)]
+    )
     train, test = [], []
     for group in groups:
         order = group[torch.randperm(len(group), generator=generator)]
-        k = int(round(len(group) * test_fraction))
+        k = round(len(group) * test_fraction)
         test.append(order[:k])
         train.append(order[k:])
     train_index, test_index = torch.cat(train).sort().values, torch.cat(test).sort().values

@@ -54,7 +54,9 @@ def _read_jsonl(path: Path) -> dict[str, list]:
     return {name: [row.get(name) for row in rows] for name in names}
 
 
-def read_pairs(path: str | Path, first: str = "anchor", second: str = "positive") -> tuple[list[str], list[str]]:
+def read_pairs(
+    path: str | Path, first: str = "anchor", second: str = "positive"
+) -> tuple[list[str], list[str]]:
     """Two text columns of a table, as two aligned lists of strings (row i of each is a positive
     pair); rows where either value is empty are rejected with their row number."""
     table = read_table(path, [first, second])

@@ -29,8 +29,14 @@ class SmallCNN(nn.Module):
 
     config_keys = ("in_channels", "width", "depth", "embedding_dim", "image_size")
 
-    def __init__(self, in_channels: int = 1, width: int = 32, depth: int = 3, embedding_dim: int = 128,
-                 image_size: tuple[int, int] | list[int] = (8, 8)):
+    def __init__(
+        self,
+        in_channels: int = 1,
+        width: int = 32,
+        depth: int = 3,
+        embedding_dim: int = 128,
+        image_size: tuple[int, int] | list[int] = (8, 8),
+    ):
         super().__init__()
         self.in_channels = _positive_int("in_channels", in_channels)
         self.width = _positive_int("width", width)
@@ -41,9 +47,12 @@ class SmallCNN(nn.Module):
         self.image_size = [_positive_int("image_size", int(s)) for s in image_size]
         layers, channels = [], self.in_channels
         for block in range(self.depth):
-            out = self.width * 2 ** block
-            layers += [nn.Conv2d(channels, out, 3, stride=1 if block == 0 else 2, padding=1, bias=False),
-                       nn.BatchNorm2d(out), nn.ReLU(inplace=True)]
+            out = self.width * 2**block
+            layers += [
+                nn.Conv2d(channels, out, 3, stride=1 if block == 0 else 2, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(inplace=True),
+            ]
             channels = out
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from torch import Tensor, nn
 
 
@@ -19,8 +21,13 @@ class MLP(nn.Module):
 
     config_keys = ("input_dim", "hidden_dims", "output_dim", "batch_norm")
 
-    def __init__(self, input_dim: int, hidden_dims: list[int] | tuple[int, ...] = (), output_dim: int = 128,
-                 batch_norm: bool = True):
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dims: list[int] | tuple[int, ...] = (),
+        output_dim: int = 128,
+        batch_norm: bool = True,
+    ):
         super().__init__()
         sizes = [input_dim, *hidden_dims, output_dim]
         for name, value in zip(("input_dim", *["hidden_dims"] * len(hidden_dims), "output_dim"), sizes):
@@ -30,7 +37,7 @@ class MLP(nn.Module):
         self.hidden_dims = list(hidden_dims)
         self.batch_norm = bool(batch_norm)
         layers: list[nn.Module] = []
-        for a, b in zip(sizes[:-2], sizes[1:-1]):
+        for a, b in itertools.pairwise(sizes[:-1]):
             layers.append(nn.Linear(a, b, bias=not self.batch_norm))
             if self.batch_norm:
                 layers.append(nn.BatchNorm1d(b))

@@ -42,7 +42,9 @@ def save_module(folder: str | Path, module: nn.Module, extra: dict | None = None
     """Write ``folder/model.safetensors`` then ``folder/config.json`` (the config names the class,
     its arguments and any ``extra`` metadata, e.g. preprocessing)."""
     folder = Path(folder)
-    config = {"format_version": FORMAT_VERSION, **module_config(module), "extra": extra or {}}
+    floating = [p.dtype for p in module.parameters() if p.is_floating_point()]
+    dtype = str(floating[0]).removeprefix("torch.") if floating else "float32"
+    config = {"format_version": FORMAT_VERSION, **module_config(module), "dtype": dtype, "extra": extra or {}}
     tensors = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write(folder / "model.safetensors", lambda tmp: save_file(tensors, str(tmp)))
     atomic_write_json(folder / "config.json", config)
@@ -60,6 +62,10 @@ def load_module(folder: str | Path, device: str | torch.device = "cpu") -> tuple
     if name not in SAVEABLE:
         raise ValueError(f"{config_path}: unknown class {name!r} (known: {sorted(SAVEABLE)})")
     module = SAVEABLE[name](**config.get("args", {}))
+    dtype = getattr(torch, config.get("dtype", "float32"), None)
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise ValueError(f"{config_path}: unknown dtype {config.get('dtype')!r}")
+    module = module.to(dtype)
     state = load_file(str(folder / "model.safetensors"), device=str(device))
     module.load_state_dict(state)
     return module.to(device).eval(), config.get("extra", {})

@@ -2,18 +2,51 @@
 
 Functions take tensors (any device) or NumPy arrays and return Python floats or dicts of floats;
 the optional dependencies (scikit-learn, FAISS) are imported only by the functions that use them.
+Evaluators (:mod:`contrastkit.evaluate.evaluators`) hold evaluation data and, called with an
+embedding function, return ``{"<name>/<metric>": float}``.
 """
 
+from ._evaluator import Evaluator
+from .anomaly import anomaly_auroc, auroc, knn_anomaly_scores, one_class_auroc
+from .evaluators import (
+    AnomalyEvaluator,
+    GeometryEvaluator,
+    ProbeEvaluator,
+    RecommendationEvaluator,
+    RetrievalEvaluator,
+    SequentialEvaluator,
+    STSEvaluator,
+)
 from .geometry import alignment, anisotropy, effective_rank, singular_values, uniformity
 from .probes import knn_accuracy, linear_probe, nearest_class_mean_probe
+from .recommendation import recommendation_metrics
+from .retrieval import retrieval_metrics
+from .similarity import pair_cosines, sts_pearson, sts_spearman
 
 __all__ = [
+    "AnomalyEvaluator",
+    "Evaluator",
+    "GeometryEvaluator",
+    "ProbeEvaluator",
+    "RecommendationEvaluator",
+    "RetrievalEvaluator",
+    "STSEvaluator",
+    "SequentialEvaluator",
     "alignment",
     "anisotropy",
+    "anomaly_auroc",
+    "auroc",
     "effective_rank",
     "knn_accuracy",
+    "knn_anomaly_scores",
     "linear_probe",
     "nearest_class_mean_probe",
+    "one_class_auroc",
+    "pair_cosines",
+    "recommendation_metrics",
+    "retrieval_metrics",
     "singular_values",
+    "sts_pearson",
+    "sts_spearman",
     "uniformity",
 ]

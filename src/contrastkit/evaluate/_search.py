@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 BACKENDS = ("exact", "faiss")
-CHUNK_ELEMENTS = 1 << 23  # scores held at once by the exact search (32 MiB in float32)
+CHUNK_ELEMENTS = 1 << 25  # scores held at once by the exact search (128 MiB in float32)
 
 
 def check_backend(backend: str) -> str:
@@ -36,12 +36,15 @@ def top_k(queries: Tensor, corpus: Tensor, k: int, *, cosine: bool = True,
         k: number of results, ``1 <= k <= M - max |exclude[q]|`` (checked by the caller).
         cosine: score by cosine similarity (rows L2-normalised) rather than the inner product.
         exclude: per query, corpus indices that may not be returned (e.g. training items).
-        chunk_size: query rows per chunk (default: ``2^23 / M`` rows).
+        chunk_size: query rows per chunk (default: ``2^25 / M`` rows).
         backend: ``"exact"`` (torch, on the inputs' device) or ``"faiss"`` (``IndexFlatIP``, CPU).
     Returns:
         ``(scores, indices)``, both ``(Q, k)`` on the CPU: float32 scores, int64 indices, ranked.
     """
     check_backend(backend)
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise ValueError(f"chunk_size: expected a positive int or None, got {chunk_size!r}")
     q = queries.to(torch.float32)
     c = corpus.to(device=q.device, dtype=torch.float32)
     if cosine:
@@ -49,9 +52,11 @@ def top_k(queries: Tensor, corpus: Tensor, k: int, *, cosine: bool = True,
     if backend == "faiss":
         return _faiss_top_k(q, c, k, exclude)
     rows = chunk_size or max(1, CHUNK_ELEMENTS // c.shape[0])
+    buffer = torch.empty(min(rows, q.shape[0]), c.shape[0], dtype=torch.float32, device=q.device)
     scores, indices = [], []
     for start in range(0, q.shape[0], rows):
-        block = q[start:start + rows] @ c.T  # (rows, M)
+        chunk = q[start:start + rows]
+        block = torch.matmul(chunk, c.T, out=buffer[: chunk.shape[0]])  # (rows, M), one reused buffer
         if exclude is not None:
             _mask_excluded(block, exclude[start:start + rows])
         values, index = _stable_top_k(block, k)
@@ -69,20 +74,30 @@ def _mask_excluded(block: Tensor, exclude: Sequence[Sequence[int]]) -> None:
 
 def _stable_top_k(scores: Tensor, k: int) -> tuple[Tensor, Tensor]:
     """Top ``k`` of each row, ranked by score descending then index ascending, and deterministic
-    at the cut: of the items tied with the k-th score, the lowest indices are kept."""
-    threshold = scores.topk(k, dim=1).values[:, -1:]  # (R, 1)
+    at the cut: of the items tied with the k-th score, the lowest indices are kept.
+
+    ``topk`` of ``k + 1`` picks the set; only rows whose ``(k+1)``-th score equals the ``k``-th (a
+    tie across the cut, rare with real-valued scores) are redone by an index-ordered selection."""
+    values, index = scores.topk(min(k + 1, scores.shape[1]), dim=1)  # (R, k + 1)
+    crowded = values[:, k] == values[:, k - 1] if values.shape[1] > k else None
+    values, index = values[:, :k].contiguous(), index[:, :k].contiguous()
+    if crowded is not None and crowded.any():
+        rows = crowded.nonzero().squeeze(1)
+        values[rows], index[rows] = _lowest_index_top_k(scores[rows], values[rows, -1:], k)
+    by_index = torch.sort(index, dim=1, stable=True)
+    values, index = values.gather(1, by_index.indices), by_index.values
+    order = torch.sort(values, dim=1, descending=True, stable=True).indices
+    return values.gather(1, order), index.gather(1, order)
+
+
+def _lowest_index_top_k(scores: Tensor, threshold: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """Everything above ``threshold`` plus the lowest-index items equal to it, ``k`` per row."""
     above = scores > threshold
     tied = scores == threshold
     need = k - above.sum(dim=1, keepdim=True)
-    take = above | tied
-    crowded = (tied.sum(dim=1, keepdim=True) > need).squeeze(1)
-    if crowded.any():
-        sub_tied = tied[crowded]
-        take[crowded] = above[crowded] | (sub_tied & (sub_tied.cumsum(dim=1) <= need[crowded]))
-    index = take.nonzero()[:, 1].view(scores.shape[0], k)  # ascending index within each row
-    values = scores.gather(1, index)
-    order = torch.sort(values, dim=1, descending=True, stable=True).indices
-    return values.gather(1, order), index.gather(1, order)
+    take = above | (tied & (tied.cumsum(dim=1) <= need))
+    index = take.nonzero()[:, 1].view(scores.shape[0], k)
+    return scores.gather(1, index), index
 
 
 def _faiss_top_k(q: Tensor, c: Tensor, k: int,

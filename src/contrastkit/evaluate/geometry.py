@@ -13,7 +13,7 @@ import torch
 from ..losses import geometry as _losses
 from ._checks import as_embeddings
 
-GRAM_CHUNK = 65536
+GRAM_CHUNK = 16384
 DIRECT_SVD_ROWS = 8192
 
 

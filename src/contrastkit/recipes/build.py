@@ -17,13 +17,17 @@ from ..data import train_test_split
 from ..encoders import ContrastiveModel
 from ..train.config import Config, ConfigError
 from ..train.scaling import check_moco_loss
-from ..train.trainer import LOSS_INPUTS
+from ..train.steps import LOSS_INPUTS
 from . import components  # noqa: F401  (registers the built-in components)
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
 
 # how each loss is called with the V view outputs (default: loss(*views))
-DEFAULT_LOSS_INPUTS = {"SupCon": "stacked+labels", "MultiViewInfoNCE": "stacked", "MVDHEL": "stacked",
-                       "PolyView": "stacked"}
+DEFAULT_LOSS_INPUTS = {
+    "SupCon": "stacked+labels",
+    "MultiViewInfoNCE": "stacked",
+    "MVDHEL": "stacked",
+    "PolyView": "stacked",
+}
 
 
 @dataclass
@@ -49,8 +53,10 @@ def build_loss(config: Config) -> tuple[nn.Module, str]:
     if config.scale.gather_distributed:  # local anchors against every rank's candidates
         cls = getattr(losses, config.loss.name, None)
         if isinstance(cls, type) and not getattr(cls, "supports_gather_distributed", False):
-            raise ConfigError(f"scale.gather_distributed = true: loss {config.loss.name!r} does not "
-                              "support gathered negatives yet")
+            raise ConfigError(
+                f"scale.gather_distributed = true: loss {config.loss.name!r} does not "
+                "support gathered negatives yet"
+            )
         options["gather_distributed"] = True
     loss_inputs = options.pop("inputs", DEFAULT_LOSS_INPUTS.get(config.loss.name, "views"))
     if loss_inputs not in LOSS_INPUTS:
@@ -58,8 +64,9 @@ def build_loss(config: Config) -> tuple[nn.Module, str]:
     cls = getattr(losses, config.loss.name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type)]
-        raise ConfigError(f"loss.name = {config.loss.name!r}: not a loss in contrastkit.losses; "
-                          f"expected one of {names}")
+        raise ConfigError(
+            f"loss.name = {config.loss.name!r}: not a loss in contrastkit.losses; expected one of {names}"
+        )
     return build_call(cls, "loss", options), loss_inputs
 
 
@@ -88,8 +95,11 @@ def load_data(config: Config):
 def input_context(data) -> dict:
     inputs = data.inputs
     if isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
-        return {"in_channels": int(inputs.shape[1]), "image_size": [int(s) for s in inputs.shape[2:]],
-                "input_dim": int(math.prod(inputs.shape[1:]))}
+        return {
+            "in_channels": int(inputs.shape[1]),
+            "image_size": [int(s) for s in inputs.shape[2:]],
+            "input_dim": int(math.prod(inputs.shape[1:])),
+        }
     if isinstance(inputs, torch.Tensor):
         return {"input_dim": int(math.prod(inputs.shape[1:]))}
     return {}
@@ -101,7 +111,7 @@ def build_model(config: Config, data) -> ContrastiveModel:
     encoder = ENCODERS.build(config.encoder.name, config.encoder.options, input_context(data))
     head = None
     if config.head is not None:
-        width = getattr(encoder, "embedding_dim", None)
+        width = getattr(encoder, "embedding_dim", None) or getattr(encoder, "dimension", None)
         head = HEADS.build(config.head.name, config.head.options, {"input_dim": width})
     return ContrastiveModel(encoder, head)
 
@@ -111,4 +121,6 @@ def input_description(data) -> dict:
     context = input_context(data)
     if "image_size" in context:
         return {"kind": "image", "channels": context["in_channels"], "image_size": context["image_size"]}
+    if isinstance(data.inputs, list) and all(isinstance(t, str) for t in data.inputs[:100]):
+        return {"kind": "text"}
     return {"kind": "other"}

@@ -17,8 +17,10 @@ def recipe_text(name: str) -> str:
 
 
 def describe_recipes() -> dict[str, str]:
-    return {name: parse_toml(recipe_text(name), name).get("run", {}).get("description", "")
-            for name in recipe_names()}
+    return {
+        name: parse_toml(recipe_text(name), name).get("run", {}).get("description", "")
+        for name in recipe_names()
+    }
 
 
 def load_recipe(recipe: str, overrides: list[str] = ()) -> tuple[Config, str]:
@@ -30,7 +32,9 @@ def load_recipe(recipe: str, overrides: list[str] = ()) -> tuple[Config, str]:
     elif path.suffix == ".toml" and path.is_file():
         data, name = parse_toml(path.read_text(encoding="utf-8"), str(path)), path.stem
     else:
-        raise ConfigError(f"recipe {recipe!r}: neither a built-in recipe ({', '.join(recipe_names())}) "
-                          "nor an existing .toml file")
+        raise ConfigError(
+            f"recipe {recipe!r}: neither a built-in recipe ({', '.join(recipe_names())}) "
+            "nor an existing .toml file"
+        )
     config = validate_config(apply_overrides(data, list(overrides)))
     return config, config.run.name or name

@@ -10,21 +10,42 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .._atomic import atomic_write
-from ..data import list_images, load_idx, load_npz, read_image
-from ..encoders import load_module
+from .._atomic import atomic_write, atomic_write_json
+from ..data import list_images, load_idx, load_npz, load_texts, read_image
+from ..encoders import SAVEABLE, load_module, save_module
 from ..train.callbacks import progress
 from ..train.embedding import embed_all
 
 BATCH = 256
 
 
+TEXT_MARKER = "contrastkit_input.json"
+
+
+def save_run_encoder(folder: Path, encoder: torch.nn.Module, input_spec: dict, recipe: str) -> None:
+    """Save the trained encoder: a registered module as ``config.json`` + safetensors; a text
+    encoder with its own ``save`` (a sentence-transformers folder) plus a small input marker."""
+    if type(encoder).__name__ in SAVEABLE:
+        save_module(folder, encoder, {"input": input_spec, "recipe": recipe})
+    elif hasattr(encoder, "save"):
+        encoder.save(folder)
+        atomic_write_json(Path(folder) / TEXT_MARKER, {"input": input_spec, "recipe": recipe})
+    else:
+        raise ValueError(f"encoder: {type(encoder).__name__} can be neither saved nor reloaded")
+
+
 def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
     """The trained encoder saved in ``RUN_DIR/model`` and its input description."""
     folder = Path(run_dir) / "model"
+    if (folder / TEXT_MARKER).is_file():
+        from ..encoders.text import TextEncoder
+
+        spec = json.loads((folder / TEXT_MARKER).read_text())["input"]
+        return TextEncoder.load(folder).to(device).eval(), spec
     if not (folder / "config.json").is_file():
-        raise ValueError(f"run_dir: {run_dir} has no trained model (model/config.json); "
-                         "is training finished?")
+        raise ValueError(
+            f"run_dir: {run_dir} has no trained model (model/config.json); is training finished?"
+        )
     encoder, extra = load_module(folder, device)
     return encoder, extra.get("input", {"kind": "other"})
 
@@ -55,7 +76,7 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
 
         def from_array():
             for start in range(0, len(images), BATCH):
-                yield images[start:start + BATCH], data.names[start:start + BATCH]
+                yield images[start : start + BATCH], data.names[start : start + BATCH]
 
         return len(images), from_array()
     files = list_images(path)
@@ -65,18 +86,32 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
 
     def from_files():
         for start in range(0, len(files), BATCH):
-            chunk = files[start:start + BATCH]
+            chunk = files[start : start + BATCH]
             images = torch.from_numpy(np.stack([read_image(f, tuple(size), channels) for f in chunk]))
             yield images, [str(f.relative_to(root)) for f in chunk]
 
     return len(files), from_files()
 
 
+def text_batches(path: str | Path) -> tuple[int, Iterator[tuple[list[str], list[str]]]]:
+    """The ``text`` column of a jsonl / csv / parquet file, in batches; names are row numbers."""
+    texts = load_texts(path).texts
+
+    def batches():
+        for start in range(0, len(texts), BATCH):
+            yield texts[start : start + BATCH], [str(i) for i in range(start, min(start + BATCH, len(texts)))]
+
+    return len(texts), batches()
+
+
 def input_batches(path: str | Path, spec: dict):
     if spec.get("kind") == "image":
         return image_batches(path, spec)
-    raise ValueError(f"input: this run's encoder takes {spec.get('kind')!r} inputs; contrastkit has no "
-                     "reader for them yet")
+    if spec.get("kind") == "text":
+        return text_batches(path)
+    raise ValueError(
+        f"input: this run's encoder takes {spec.get('kind')!r} inputs; contrastkit has no reader for them yet"
+    )
 
 
 def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False) -> tuple[int, int]:
@@ -92,7 +127,9 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
     names: list[str] = []
 
     def embedded():
-        for images, batch_names in progress(batches, total=-(-count // BATCH), description="embed", quiet=quiet):
+        for images, batch_names in progress(
+            batches, total=-(-count // BATCH), description="embed", quiet=quiet
+        ):
             names.extend(batch_names)
             yield embed_all(encoder, images, device, BATCH).numpy()
 
@@ -105,7 +142,7 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
                 if array is None:
                     dim[0] = chunk.shape[1]
                     array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=(count, dim[0]))
-                array[row:row + len(chunk)] = chunk
+                array[row : row + len(chunk)] = chunk
                 row += len(chunk)
             array.flush()
             del array
@@ -122,9 +159,13 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
         writer = None
         for chunk in embedded():
             dim[0] = chunk.shape[1]
-            batch_names = names[-len(chunk):]
-            table = pa.table({"name": batch_names,
-                              "embedding": pa.FixedSizeListArray.from_arrays(chunk.reshape(-1), chunk.shape[1])})
+            batch_names = names[-len(chunk) :]
+            table = pa.table(
+                {
+                    "name": batch_names,
+                    "embedding": pa.FixedSizeListArray.from_arrays(chunk.reshape(-1), chunk.shape[1]),
+                }
+            )
             writer = writer or pq.ParquetWriter(str(tmp), table.schema)
             writer.write_table(table)
         writer.close()
@@ -140,7 +181,9 @@ def read_corpus(path: str | Path) -> tuple[np.ndarray, list[str]]:
     if path.suffix == ".npy":
         vectors = np.load(path, allow_pickle=False)
         sidecar = Path(f"{path}.names.txt")
-        names = sidecar.read_text().splitlines() if sidecar.is_file() else [str(i) for i in range(len(vectors))]
+        names = (
+            sidecar.read_text().splitlines() if sidecar.is_file() else [str(i) for i in range(len(vectors))]
+        )
     elif path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
@@ -167,10 +210,17 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tu
         vector = embed_all(encoder, images, device).numpy()[0]
     elif query in names:
         vector = vectors[names.index(query)]
+    elif load_run_encoder(run_dir, device)[1].get("kind") == "text":  # the query is a text
+        encoder, _ = load_run_encoder(run_dir, device)
+        vector = embed_all(encoder, [query], device).numpy()[0]
     else:
-        raise ValueError(f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}")
+        raise ValueError(
+            f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}"
+        )
     if vector.shape[0] != vectors.shape[1]:
-        raise ValueError(f"--corpus: dimension {vectors.shape[1]} does not match the encoder's {vector.shape[0]}")
+        raise ValueError(
+            f"--corpus: dimension {vectors.shape[1]} does not match the encoder's {vector.shape[0]}"
+        )
     unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     scores = unit @ (vector / max(float(np.linalg.norm(vector)), 1e-12))
     order = np.argsort(-scores, kind="stable")[:k]

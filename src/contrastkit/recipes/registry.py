@@ -68,11 +68,17 @@ def accepted_keywords(target: Callable) -> tuple[list[str], bool]:
     """Keyword arguments ``target`` accepts, following ``**options`` of a class's ``__init__`` up
     its base classes (a loss passing ``**options`` to ``ContrastiveLoss``); the flag says whether
     any keyword is accepted in the end."""
-    chain = [c.__init__ for c in target.__mro__ if "__init__" in vars(c)] if isinstance(target, type) else [target]
+    chain = (
+        [c.__init__ for c in target.__mro__ if "__init__" in vars(c)]
+        if isinstance(target, type)
+        else [target]
+    )
     named: list[str] = []
     for function in chain:
         parameters = inspect.signature(function).parameters
-        named += [n for n, p in parameters.items() if p.kind in KEYWORD_KINDS and n != "self" and n not in named]
+        named += [
+            n for n, p in parameters.items() if p.kind in KEYWORD_KINDS and n != "self" and n not in named
+        ]
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
             return named, False
         if function is object.__init__:
@@ -86,8 +92,10 @@ def check_options(target: Callable, section: str, options: dict) -> tuple[list[s
     if not accepts_any:
         for key, value in options.items():
             if key not in named:
-                raise ConfigError(f"{section}.{key} = {value!r}: unknown key for "
-                                  f"{getattr(target, '__name__', target)}; expected one of {named}")
+                raise ConfigError(
+                    f"{section}.{key} = {value!r}: unknown key for "
+                    f"{getattr(target, '__name__', target)}; expected one of {named}"
+                )
     return named, accepts_any
 
 
@@ -96,15 +104,20 @@ def build_call(target: Callable, section: str, options: dict, context: dict | No
     named, accepts_any = check_options(target, section, options)
     for key, value in options.items():
         if key.endswith("_path") and value is not None and not Path(str(value)).expanduser().exists():
-            raise ConfigError(f"{section}.{key} = {value!r}: expected an existing file or folder; "
-                              "this path does not exist")
+            raise ConfigError(
+                f"{section}.{key} = {value!r}: expected an existing file or folder; this path does not exist"
+            )
     kwargs = dict(options)
     for key, value in (context or {}).items():
         if key not in kwargs and (key in named or accepts_any) and value is not None:
             kwargs[key] = value
-    missing = [n for n, p in parameters.items() if p.default is inspect.Parameter.empty
-               and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-               and n not in kwargs]
+    missing = [
+        n
+        for n, p in parameters.items()
+        if p.default is inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+        and n not in kwargs
+    ]
     if missing:
         raise ConfigError(f"{section}.{missing[0]}: required key is missing")
     try:
@@ -113,7 +126,9 @@ def build_call(target: Callable, section: str, options: dict, context: dict | No
         message = str(error)
         key = message.split(":", 1)[0].strip()
         if key in kwargs and key in options:
-            raise ConfigError(f"{section}.{key} = {options[key]!r}: {message.split(':', 1)[1].strip()}") from None
+            raise ConfigError(
+                f"{section}.{key} = {options[key]!r}: {message.split(':', 1)[1].strip()}"
+            ) from None
         raise ConfigError(f"{section} ({getattr(target, '__name__', target)}): {message}") from None
 
 

@@ -13,11 +13,13 @@ from .._atomic import atomic_write_text
 from . import plots
 from .table import html_table
 
-STYLE = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
-         "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;"
-         "text-align:right}td:first-child,th:first-child,td:last-child{text-align:left}"
-         "img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f6f6f6;padding:1em;"
-         "overflow:auto;font-size:12px}")
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
+    "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;"
+    "text-align:right}td:first-child,th:first-child,td:last-child{text-align:left}"
+    "img{max-width:100%;border:1px solid #eee;margin:.5em 0}pre{background:#f6f6f6;padding:1em;"
+    "overflow:auto;font-size:12px}"
+)
 
 
 def _read_rows(path: Path) -> list[dict]:
@@ -38,17 +40,24 @@ def _read_json(path: Path) -> dict:
 def make_plots(run_dir: Path, out: Path) -> dict[str, Path]:
     rows = _read_rows(run_dir / "metrics.jsonl")
     baselines = _read_json(run_dir / "baselines.json")
-    made = {"Loss and learning rate": plots.loss_and_lr(rows, out / "loss_lr.png"),
-            "Alignment and uniformity": plots.alignment_uniformity(rows, baselines, out / "alignment_uniformity.png")}
+    made = {
+        "Loss and learning rate": plots.loss_and_lr(rows, out / "loss_lr.png"),
+        "Alignment and uniformity": plots.alignment_uniformity(
+            rows, baselines, out / "alignment_uniformity.png"
+        ),
+    }
     analysis = run_dir / "analysis.npz"
     if analysis.is_file():
         with np.load(analysis, allow_pickle=False) as arrays:
             data = {k: arrays[k] for k in arrays.files}
         if "view1" in data and "view2" in data:
             made["Positive vs negative pair similarities"] = plots.pair_similarities(
-                data["view1"], data["view2"], out / "similarities.png")
+                data["view1"], data["view2"], out / "similarities.png"
+            )
         made["Singular-value spectrum"] = plots.spectrum(data["embeddings"], out / "spectrum.png")
-        made["Embedding map"] = plots.embedding_map(data["embeddings"], data.get("labels"), out / "embedding_map.png")
+        made["Embedding map"] = plots.embedding_map(
+            data["embeddings"], data.get("labels"), out / "embedding_map.png"
+        )
     return {title: path for title, path in made.items() if path is not None}
 
 
@@ -63,14 +72,23 @@ def write_report(run_dir: str | Path) -> Path:
     final, baselines = _read_json(run_dir / "final_metrics.json"), _read_json(run_dir / "baselines.json")
     parts = [f"<h1>contrastkit run: {html.escape(run_dir.name)}</h1>"]
     if final:
-        parts += ["<h2>Final metrics</h2>", html_table(final, baselines),
-                  "<p>kNN / linear probe: held-out accuracy; alignment, uniformity: Wang &amp; Isola 2020; "
-                  "effective rank: Roy &amp; Vetterli 2007.</p>"]
+        parts += [
+            "<h2>Final metrics</h2>",
+            html_table(final, baselines),
+            "<p>kNN / linear probe: held-out accuracy; alignment, uniformity: Wang &amp; Isola 2020; "
+            "effective rank: Roy &amp; Vetterli 2007.</p>",
+        ]
     for title, path in figures.items():
         encoded = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(f"<h2>{html.escape(title)}</h2><img alt=\"{html.escape(title)}\" "
-                     f"src=\"data:image/png;base64,{encoded}\">")
-    parts.append("<h2>Configuration</h2><pre>" + html.escape((run_dir / "config.toml").read_text()) + "</pre>")
-    page = ("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>contrastkit report</title>"
-            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n")
+        parts.append(
+            f'<h2>{html.escape(title)}</h2><img alt="{html.escape(title)}" '
+            f'src="data:image/png;base64,{encoded}">'
+        )
+    parts.append(
+        "<h2>Configuration</h2><pre>" + html.escape((run_dir / "config.toml").read_text()) + "</pre>"
+    )
+    page = (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>contrastkit report</title>'
+        f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>\n"
+    )
     return atomic_write_text(out / "report.html", page)

@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .. import evaluate  # noqa: E402
+from .. import evaluate
 
 DPI = 110
 
@@ -58,10 +58,20 @@ def alignment_uniformity(rows: list[dict], baselines: dict, path: Path) -> Path 
     right.plot(align, uniform, color="grey", alpha=0.5, zorder=2)
     for name, metrics in baselines.items():
         if name != "untrained encoder" and "alignment" in metrics and "uniformity" in metrics:
-            right.scatter([metrics["alignment"]], [metrics["uniformity"]], marker="x", s=60, color="black", zorder=4)
-            right.annotate(name, (metrics["alignment"], metrics["uniformity"]), fontsize=8,
-                           xytext=(-4, 6), textcoords="offset points", ha="right")
-    right.annotate("untrained", (align[0], uniform[0]), fontsize=8, xytext=(4, -10), textcoords="offset points")
+            right.scatter(
+                [metrics["alignment"]], [metrics["uniformity"]], marker="x", s=60, color="black", zorder=4
+            )
+            right.annotate(
+                name,
+                (metrics["alignment"], metrics["uniformity"]),
+                fontsize=8,
+                xytext=(-4, 6),
+                textcoords="offset points",
+                ha="right",
+            )
+    right.annotate(
+        "untrained", (align[0], uniform[0]), fontsize=8, xytext=(4, -10), textcoords="offset points"
+    )
     right.margins(0.12)
     figure.colorbar(points, ax=right, label="step")
     right.set(xlabel="alignment", ylabel="uniformity", title="Trajectory (Wang & Isola plane)")
@@ -84,7 +94,9 @@ def pair_similarities(view1: np.ndarray, view2: np.ndarray, path: Path, max_nega
     bins = np.linspace(-1, 1, 81)
     axis.hist(negatives, bins=bins, density=True, alpha=0.6, label=f"negative pairs ({negatives.size:,})")
     axis.hist(positives, bins=bins, density=True, alpha=0.6, label=f"positive pairs ({positives.size:,})")
-    axis.set(xlabel="cosine similarity", ylabel="density", title="Held-out pair similarities (two random views)")
+    axis.set(
+        xlabel="cosine similarity", ylabel="density", title="Held-out pair similarities (two random views)"
+    )
     axis.legend()
     axis.grid(alpha=0.3)
     return _save(figure, path)
@@ -96,14 +108,18 @@ def spectrum(embeddings: np.ndarray, path: Path) -> Path:
     figure, axis = plt.subplots(figsize=(6.5, 3.8))
     shown = sigma[sigma > 0]
     axis.semilogy(np.arange(1, len(shown) + 1), shown, "o-", markersize=3)
-    axis.set(xlabel="index", ylabel="singular value (log)",
-             title=f"Singular values of held-out embeddings; effective rank {rank:.1f} of {len(sigma)}")
+    axis.set(
+        xlabel="index",
+        ylabel="singular value (log)",
+        title=f"Singular values of held-out embeddings; effective rank {rank:.1f} of {len(sigma)}",
+    )
     axis.grid(alpha=0.3, which="both")
     return _save(figure, path)
 
 
-def embedding_map(embeddings: np.ndarray, labels: np.ndarray | None, path: Path, seed: int = 0,
-                  max_points: int = 2000) -> Path:
+def embedding_map(
+    embeddings: np.ndarray, labels: np.ndarray | None, path: Path, seed: int = 0, max_points: int = 2000
+) -> Path:
     """t-SNE (van der Maaten & Hinton, 2008) of up to ``max_points`` held-out embeddings."""
     from sklearn.manifold import TSNE
 
@@ -122,7 +138,9 @@ def embedding_map(embeddings: np.ndarray, labels: np.ndarray | None, path: Path,
         cmap = plt.get_cmap("tab10" if len(classes) <= 10 else "tab20")
         for i, c in enumerate(classes):
             mask = y == c
-            axis.scatter(points[mask, 0], points[mask, 1], s=6, alpha=0.8, color=cmap(i % cmap.N), label=str(c))
+            axis.scatter(
+                points[mask, 0], points[mask, 1], s=6, alpha=0.8, color=cmap(i % cmap.N), label=str(c)
+            )
         if len(classes) <= 20:
             axis.legend(markerscale=3, fontsize=8, title="label", loc="best")
     axis.set(title="t-SNE of held-out embeddings", xticks=[], yticks=[])

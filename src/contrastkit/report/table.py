@@ -5,9 +5,13 @@ from __future__ import annotations
 import html
 
 ORDER = ("knn_accuracy", "linear_probe_accuracy", "alignment", "uniformity", "effective_rank")
-NOTES = {"knn_accuracy": "higher is better", "linear_probe_accuracy": "higher is better",
-         "alignment": "lower is better", "uniformity": "lower is better",
-         "effective_rank": "higher = less collapse"}
+NOTES = {
+    "knn_accuracy": "higher is better",
+    "linear_probe_accuracy": "higher is better",
+    "alignment": "lower is better",
+    "uniformity": "lower is better",
+    "effective_rank": "higher = less collapse",
+}
 
 
 def table_rows(final: dict, baselines: dict) -> tuple[list[str], list[list[str]]]:
@@ -27,8 +31,10 @@ def format_table(final: dict, baselines: dict) -> str:
     widths = [max(len(str(line[i])) for line in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
-        return "  ".join(str(c).ljust(w) if i in (0, len(cells) - 1) else str(c).rjust(w)
-                         for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            str(c).ljust(w) if i in (0, len(cells) - 1) else str(c).rjust(w)
+            for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     rule = "-" * len(line(header))
     return "\n".join([line(header), rule, *(line(r) for r in rows)])

@@ -30,8 +30,10 @@ class EpochSampler:
         self.seed, self.rank, self.world_size = seed, rank, world_size
         self.batches_per_epoch = num_samples // (batch_size * world_size)
         if self.batches_per_epoch == 0:
-            raise ValueError(f"train.batch_size = {batch_size}: larger than the training split "
-                             f"({num_samples} samples over {world_size} process(es))")
+            raise ValueError(
+                f"train.batch_size = {batch_size}: larger than the training split "
+                f"({num_samples} samples over {world_size} process(es))"
+            )
         self._epoch, self._order = -1, None
 
     def indices(self, micro_batch: int) -> torch.Tensor:
@@ -40,4 +42,4 @@ class EpochSampler:
             generator = torch.Generator().manual_seed(derived_seed(self.seed, epoch, 0, 2))
             self._epoch, self._order = epoch, torch.randperm(self.num_samples, generator=generator)
         start = (position * self.world_size + self.rank) * self.batch_size
-        return self._order[start:start + self.batch_size]
+        return self._order[start : start + self.batch_size]

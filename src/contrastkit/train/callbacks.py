@@ -27,8 +27,15 @@ class ProgressBar(Callback):
     def on_start(self, trainer, step: int, total: int) -> None:
         from tqdm.auto import tqdm
 
-        self.bar = tqdm(total=total, initial=step, desc=self.description, unit="step",
-                        dynamic_ncols=True, file=sys.stderr, leave=True)
+        self.bar = tqdm(
+            total=total,
+            initial=step,
+            desc=self.description,
+            unit="step",
+            dynamic_ncols=True,
+            file=sys.stderr,
+            leave=True,
+        )
 
     def on_step_end(self, trainer, step: int, logs: dict) -> None:
         if self.bar is not None:

@@ -71,8 +71,9 @@ def restore_rng(tensors: dict[str, torch.Tensor]) -> None:
         torch.cuda.set_rng_state_all([tensors[k].cpu() for k in cuda][: torch.cuda.device_count()])
 
 
-def save_checkpoint(folder: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    state: dict) -> Path:
+def save_checkpoint(
+    folder: str | Path, step: int, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict
+) -> Path:
     """Write checkpoint ``step`` into ``folder``; ``state`` is JSON-able trainer state. Returns
     the JSON path."""
     folder = Path(folder)
@@ -82,8 +83,14 @@ def save_checkpoint(folder: str | Path, step: int, model: torch.nn.Module, optim
     tensors.update(optim_tensors)
     tensors.update(rng_tensors())
     weights = atomic_write(folder / f"{stem}.safetensors", lambda tmp: save_file(tensors, str(tmp)))
-    meta = {"step": step, "optimizer": optim_meta, "state": state, "tensors": weights.name,
-            "size": weights.stat().st_size, "sha256": _sha256(weights)}
+    meta = {
+        "step": step,
+        "optimizer": optim_meta,
+        "state": state,
+        "tensors": weights.name,
+        "size": weights.stat().st_size,
+        "sha256": _sha256(weights),
+    }
     return atomic_write_json(folder / f"{stem}.json", meta)
 
 
@@ -124,7 +131,7 @@ def load_checkpoint(folder: str | Path, step: int | None = None) -> tuple[dict, 
 
 
 def model_state(tensors: dict) -> dict:
-    return {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
+    return {k[len("model.") :]: v for k, v in tensors.items() if k.startswith("model.")}
 
 
 def prune_checkpoints(folder: str | Path, keep_last: int, protect: set[int] = frozenset()) -> None:

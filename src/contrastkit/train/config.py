@@ -8,10 +8,10 @@ it, and the recipe builder checks those keys against the component's signature. 
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PositiveInt = Annotated[int, Field(gt=0, strict=True)]
@@ -46,7 +46,8 @@ class RunSection(Section):
     seed: NonNegativeInt = Field(0, description="seed of data order, views and initialisation")
     device: str = Field("auto", description="'auto' (CUDA when present, else CPU), 'cpu', 'cuda', 'cuda:N'")
     precision: Literal["auto", "fp32", "bf16"] = Field(
-        "auto", description="'auto' = bf16 autocast on CUDA, fp32 on CPU")
+        "auto", description="'auto' = bf16 autocast on CUDA, fp32 on CPU"
+    )
     output_dir: str = Field("runs", description="parent folder of run directories")
     deterministic: bool = Field(True, description="deterministic algorithms (bitwise resume on CPU)")
     threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
@@ -104,21 +105,25 @@ class TrainSection(Section):
     keep_last: PositiveInt = Field(2, description="checkpoints kept (the best one is kept as well)")
     best_metric: str | None = Field(None, description="metric that selects the best checkpoint")
     best_mode: Literal["max", "min"] = Field("max", description="whether best_metric is better high or low")
-    early_stop_patience: NonNegativeInt = Field(0, description="evaluations without improvement of "
-                                                "best_metric before stopping; 0 disables early stop")
+    early_stop_patience: NonNegativeInt = Field(
+        0, description="evaluations without improvement of best_metric before stopping; 0 disables early stop"
+    )
     report: bool = Field(True, description="write the HTML/PNG report at the end of training")
 
 
 class EvalSection(Section):
     metrics: list[Literal["knn", "linear_probe", "alignment", "uniformity", "effective_rank"]] = Field(
-        ["knn", "linear_probe", "alignment", "uniformity", "effective_rank"], description="metrics computed")
+        ["knn", "linear_probe", "alignment", "uniformity", "effective_rank"], description="metrics computed"
+    )
     knn_k: PositiveInt = Field(20, description="neighbours of the kNN classifier")
     max_samples: PositiveInt = Field(2000, description="evaluation samples (first N of each split)")
     baselines: bool = Field(True, description="also score raw inputs and the untrained encoder")
 
 
 class ScaleSection(Section):
-    chunk_size: PositiveInt | None = Field(None, description="GradCache chunk size (cached encoder gradients)")
+    chunk_size: PositiveInt | None = Field(
+        None, description="GradCache chunk size (cached encoder gradients)"
+    )
     gather_distributed: bool = Field(False, description="score against negatives from every process")
     momentum: float | None = Field(None, gt=0, lt=1, description="momentum-encoder EMA coefficient")
     queue_size: PositiveInt | None = Field(None, description="MoCo queue of past keys")
@@ -212,3 +217,18 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
             node = child
         node[parts[-1]] = value
     return data
+
+
+def config_reference() -> str:
+    """Every section and key with its type, default and meaning (``contrastkit recipes --keys``)."""
+    lines = []
+    for section, field in Config.model_fields.items():
+        model = field.annotation if isinstance(field.annotation, type) else Component
+        lines.append(f"[{section}]")
+        if section in ("views", "encoder", "head", "loss") or model is DataSection:
+            lines.append("  (any other key is passed to the named component; see its docstring)")
+        for key, info in model.model_fields.items():
+            kind = getattr(info.annotation, "__name__", None) or str(info.annotation).replace("typing.", "")
+            default = "required" if info.is_required() else repr(info.default)
+            lines.append(f"  {key} ({kind}, default {default}): {info.description or ''}")
+    return "\n".join(lines)

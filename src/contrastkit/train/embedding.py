@@ -21,12 +21,17 @@ def to_device(value, device: torch.device):
 
 def chunks(inputs, size: int):
     for start in range(0, len(inputs), size):
-        yield inputs[start:start + size]
+        yield inputs[start : start + size]
 
 
 @torch.no_grad()
-def embed_all(forward: Callable, inputs: Tensor | Sequence, device: torch.device, batch_size: int = 512,
-              autocast: bool = False) -> Tensor:
+def embed_all(
+    forward: Callable,
+    inputs: Tensor | Sequence,
+    device: torch.device,
+    batch_size: int = 512,
+    autocast: bool = False,
+) -> Tensor:
     """``forward`` over ``inputs`` in batches, in eval mode, returning float32 ``(N, d)`` on CPU."""
     module = getattr(forward, "__self__", None)
     was_training = module.training if isinstance(module, torch.nn.Module) else None
@@ -43,8 +48,9 @@ def embed_all(forward: Callable, inputs: Tensor | Sequence, device: torch.device
             module.train()
 
 
-def embedding_function(model: torch.nn.Module, device: torch.device, autocast: bool = False,
-                       batch_size: int = 512) -> Callable:
+def embedding_function(
+    model: torch.nn.Module, device: torch.device, autocast: bool = False, batch_size: int = 512
+) -> Callable:
     """``embed_fn(inputs) -> (N, d)`` float32 CPU tensor of the model's representation
     (``model.embed`` when it has one, else ``model``)."""
     forward = getattr(model, "embed", model)

@@ -15,10 +15,20 @@ import torch
 from .. import evaluate
 from .batching import derived_seed
 
-METRIC_KEYS = {"knn": "knn_accuracy", "linear_probe": "linear_probe_accuracy", "alignment": "alignment",
-               "uniformity": "uniformity", "effective_rank": "effective_rank"}
-GREATER_IS_BETTER = {"knn_accuracy": True, "linear_probe_accuracy": True, "alignment": False,
-                     "uniformity": False, "effective_rank": True}
+METRIC_KEYS = {
+    "knn": "knn_accuracy",
+    "linear_probe": "linear_probe_accuracy",
+    "alignment": "alignment",
+    "uniformity": "uniformity",
+    "effective_rank": "effective_rank",
+}
+GREATER_IS_BETTER = {
+    "knn_accuracy": True,
+    "linear_probe_accuracy": True,
+    "alignment": False,
+    "uniformity": False,
+    "effective_rank": True,
+}
 
 
 def flatten_inputs(inputs) -> torch.Tensor:
@@ -37,9 +47,15 @@ class EmbeddingEvaluator:
     Calling it with ``embed_fn(inputs) -> (N, d)`` returns ``{metric key: float}``.
     """
 
-    def __init__(self, train_data, test_data, views: Callable | None = None,
-                 metrics=("knn", "linear_probe", "alignment", "uniformity", "effective_rank"),
-                 knn_k: int = 20, seed: int = 0):
+    def __init__(
+        self,
+        train_data,
+        test_data,
+        views: Callable | None = None,
+        metrics=("knn", "linear_probe", "alignment", "uniformity", "effective_rank"),
+        knn_k: int = 20,
+        seed: int = 0,
+    ):
         unknown = sorted(set(metrics) - set(METRIC_KEYS))
         if unknown:
             raise ValueError(f"metrics: unknown {unknown}; expected names from {sorted(METRIC_KEYS)}")
@@ -64,7 +80,9 @@ class EmbeddingEvaluator:
             if "linear_probe" in wanted:
                 results["linear_probe_accuracy"] = evaluate.linear_probe(train, y_train, test, y_test)
         if "alignment" in wanted and self.view_pair is not None:
-            results["alignment"] = evaluate.alignment(embed_fn(self.view_pair[0]), embed_fn(self.view_pair[1]))
+            results["alignment"] = evaluate.alignment(
+                embed_fn(self.view_pair[0]), embed_fn(self.view_pair[1])
+            )
         if "uniformity" in wanted:
             results["uniformity"] = evaluate.uniformity(test)
         if "effective_rank" in wanted:

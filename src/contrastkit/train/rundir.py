@@ -51,6 +51,7 @@ class RunDir:
         atomic_write_text(self.config, text)
 
     def append_metrics(self, row: dict) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
         with open(self.metrics, "a", encoding="utf-8") as handle:
             handle.write(json.dumps(row) + "\n")
             handle.flush()

@@ -14,8 +14,15 @@ from __future__ import annotations
 import math
 
 
-def learning_rate(step: int, *, peak: float, total_steps: int, warmup_steps: int = 0,
-                  schedule: str = "cosine", min_ratio: float = 0.0) -> float:
+def learning_rate(
+    step: int,
+    *,
+    peak: float,
+    total_steps: int,
+    warmup_steps: int = 0,
+    schedule: str = "cosine",
+    min_ratio: float = 0.0,
+) -> float:
     """LR for optimizer step ``step`` (0-based): ``peak * (step + 1) / warmup_steps`` during the
     warm-up, then ``peak`` (constant) or the cosine decay from ``peak`` to ``min_ratio * peak`` at
     the last step."""

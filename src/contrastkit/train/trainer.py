@@ -17,44 +17,63 @@ from torch import nn
 
 from . import distributed
 from .batching import EpochSampler, derived_seed, step_generator
-from .checkpoint import list_checkpoints, load_checkpoint, model_state, prune_checkpoints, restore_rng
-from .checkpoint import save_checkpoint, unpack_optimizer
+from .best import BestTracker
+from .checkpoint import (
+    list_checkpoints,
+    load_checkpoint,
+    model_state,
+    prune_checkpoints,
+    restore_rng,
+    save_checkpoint,
+    unpack_optimizer,
+)
 from .config import OptimSection, ScaleSection, TrainSection
 from .embedding import embedding_function, to_device
 from .rundir import RunDir
 from .scaling import ScaleStep, average_loss_gradients, output_dim
 from .schedule import learning_rate
-
-LOSS_INPUTS = ("views", "views+labels", "stacked", "stacked+labels")
-
-
-def build_optimizer(parameters, optim: OptimSection) -> torch.optim.Optimizer:
-    if optim.name == "sgd":
-        return torch.optim.SGD(parameters, lr=optim.lr, momentum=optim.momentum, weight_decay=optim.weight_decay)
-    cls = torch.optim.AdamW if optim.name == "adamw" else torch.optim.Adam
-    return cls(parameters, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay)
+from .steps import LOSS_INPUTS, build_optimizer, call_loss, forward_views
 
 
 class Trainer:
     """Args:
-        model: module whose ``forward`` gives what the loss sees (and ``embed`` the representation).
-        views: ``views(inputs, generator) -> list of V views``.
-        loss: a loss module; ``loss_inputs`` says how it is called with the V outputs ``z``:
-            ``views`` -> ``loss(*z)``, ``views+labels`` -> ``loss(*z, labels=y)``,
-            ``stacked`` -> ``loss(stack(z, 1))``, ``stacked+labels`` -> ``loss(stack(z, 1), y)``.
-        train_data: ``len()`` and ``batch(indices) -> (inputs, labels or None)``.
-        evaluators: callables ``evaluator(embed_fn) -> dict[str, float]``.
-        run_dir: where metrics and checkpoints go (written by rank 0 only).
-        scale: the ``[scale]`` table (GradCache, MoCo; see :mod:`.scaling`), or ``None``.
+    model: module whose ``forward`` gives what the loss sees (and ``embed`` the representation).
+    views: ``views(inputs, generator) -> list of V views``.
+    loss: a loss module; ``loss_inputs`` says how it is called with the V outputs ``z``:
+        ``views`` -> ``loss(*z)``, ``views+labels`` -> ``loss(*z, labels=y)``,
+        ``stacked`` -> ``loss(stack(z, 1))``, ``stacked+labels`` -> ``loss(stack(z, 1), y)``.
+    train_data: ``len()`` and ``batch(indices) -> (inputs, labels or None)``.
+    evaluators: callables ``evaluator(embed_fn) -> dict[str, float]``.
+    run_dir: where metrics and checkpoints go (written by rank 0 only).
+    scale: the ``[scale]`` table (GradCache, MoCo; see :mod:`.scaling`), or ``None``.
     """
 
-    def __init__(self, model: nn.Module, views: Callable, loss: nn.Module, train_data, *, train: TrainSection,
-                 optim: OptimSection, run_dir: RunDir, device: torch.device, seed: int = 0,
-                 loss_inputs: str = "views", bf16: bool = False, evaluators: Sequence[Callable] = (),
-                 callbacks: Sequence = (), scale: ScaleSection | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        views: Callable,
+        loss: nn.Module,
+        train_data,
+        *,
+        train: TrainSection,
+        optim: OptimSection,
+        run_dir: RunDir,
+        device: torch.device,
+        seed: int = 0,
+        loss_inputs: str = "views",
+        bf16: bool = False,
+        evaluators: Sequence[Callable] = (),
+        callbacks: Sequence = (),
+        scale: ScaleSection | None = None,
+    ):
         if loss_inputs not in LOSS_INPUTS:
             raise ValueError(f"loss_inputs: expected one of {LOSS_INPUTS}, got {loss_inputs!r}")
-        self.model, self.views, self.loss, self.train_data = model.to(device), views, loss.to(device), train_data
+        self.model, self.views, self.loss, self.train_data = (
+            model.to(device),
+            views,
+            loss.to(device),
+            train_data,
+        )
         self.settings, self.optim, self.run_dir, self.device = train, optim, run_dir, device
         self.seed, self.loss_inputs, self.bf16 = seed, loss_inputs, bf16
         self.evaluators, self.callbacks = list(evaluators), list(callbacks)
@@ -62,10 +81,14 @@ class Trainer:
         self.sampler = EpochSampler(len(train_data), train.batch_size, seed, self.rank, self.world_size)
         steps_per_epoch = self.sampler.batches_per_epoch // optim.accumulate
         if steps_per_epoch == 0:
-            raise ValueError(f"optim.accumulate = {optim.accumulate}: more micro-batches than one epoch holds "
-                             f"({self.sampler.batches_per_epoch})")
+            raise ValueError(
+                f"optim.accumulate = {optim.accumulate}: more micro-batches than one epoch holds "
+                f"({self.sampler.batches_per_epoch})"
+            )
         self.total_steps = train.max_steps or train.epochs * steps_per_epoch
-        parameters = [p for p in list(self.model.parameters()) + list(self.loss.parameters()) if p.requires_grad]
+        parameters = [
+            p for p in list(self.model.parameters()) + list(self.loss.parameters()) if p.requires_grad
+        ]
         self.parameters = parameters
         self.optimizer = build_optimizer(parameters, optim)
         self.wrapped = self.model
@@ -75,16 +98,27 @@ class Trainer:
         self.scaling = None
         if scale is not None and (scale.chunk_size or scale.momentum is not None or scale.queue_size):
             dim = output_dim(self.model, views, train_data, device) if scale.queue_size else None
-            self.scaling = ScaleStep(scale, self.model, self.wrapped, self.loss, self._call_loss,
-                                     self._autocast, queue_dim=dim, total_steps=self.total_steps,
-                                     world_size=self.world_size)
-        self.step, self.best_value, self.best_step, self.bad_evals = 0, None, None, 0
-        self.stop_reason, self._save_now = None, False
+            self.scaling = ScaleStep(
+                scale,
+                self.model,
+                self.wrapped,
+                self.loss,
+                lambda outputs, labels: call_loss(self.loss, self.loss_inputs, outputs, labels),
+                self._autocast,
+                queue_dim=dim,
+                total_steps=self.total_steps,
+                world_size=self.world_size,
+            )
+        self.step, self._save_now = 0, False
+        self.best = BestTracker(train.best_metric, train.best_mode, train.early_stop_patience)
 
     # ----- state -------------------------------------------------------------------------------
+    @property
+    def stop_reason(self) -> str | None:
+        return self.best.stop_reason
+
     def trainer_state(self) -> dict:
-        return {"best_value": self.best_value, "best_step": self.best_step, "bad_evals": self.bad_evals,
-                "seed": self.seed, "total_steps": self.total_steps}
+        return {"best": self.best.state(), "seed": self.seed, "total_steps": self.total_steps}
 
     def state_modules(self) -> nn.ModuleDict:
         """What a checkpoint holds besides optimizer and RNG: model, loss, momentum encoder, queue."""
@@ -96,9 +130,14 @@ class Trainer:
 
     def save(self) -> None:
         if distributed.is_main():
-            model_and_loss = self.state_modules()
-            save_checkpoint(self.run_dir.checkpoints, self.step, model_and_loss, self.optimizer, self.trainer_state())
-            protect = {self.best_step} if self.best_step is not None else set()
+            save_checkpoint(
+                self.run_dir.checkpoints,
+                self.step,
+                self.state_modules(),
+                self.optimizer,
+                self.trainer_state(),
+            )
+            protect = {self.best.step} if self.best.step is not None else set()
             prune_checkpoints(self.run_dir.checkpoints, self.settings.keep_last, protect)
         distributed.barrier()
 
@@ -110,33 +149,22 @@ class Trainer:
         self.state_modules().load_state_dict(model_state(tensors))
         self.optimizer.load_state_dict(unpack_optimizer(tensors, meta["optimizer"]))
         restore_rng(tensors)
-        state = meta["state"]
         self.step = meta["step"]
-        self.best_value, self.best_step, self.bad_evals = state["best_value"], state["best_step"], state["bad_evals"]
+        self.best.load(meta["state"]["best"])
         if distributed.is_main():
             self.run_dir.truncate_metrics(self.step)
         return True
 
     # ----- one step --------------------------------------------------------------------------
-    def _call_loss(self, outputs: list[torch.Tensor], labels):
-        if self.loss_inputs.endswith("+labels") and labels is None:
-            raise ValueError(f"loss_inputs = {self.loss_inputs!r}: the training data has no labels")
-        if self.loss_inputs == "views":
-            return self.loss(*outputs)
-        if self.loss_inputs == "views+labels":
-            return self.loss(*outputs, labels=labels)
-        stacked = torch.stack(outputs, dim=1)
-        return self.loss(stacked) if self.loss_inputs == "stacked" else self.loss(stacked, labels)
-
-    def _forward_views(self, views: list) -> list[torch.Tensor]:
-        if all(isinstance(v, torch.Tensor) for v in views) and len({v.shape[1:] for v in views}) == 1:
-            return list(self.wrapped(torch.cat(views)).chunk(len(views)))  # one pass: shared BN statistics
-        return [self.wrapped(v) for v in views]
-
     def train_step(self) -> float:
-        lr = learning_rate(self.step, peak=self.optim.lr, total_steps=self.total_steps,
-                           warmup_steps=self.optim.warmup_steps, schedule=self.optim.schedule,
-                           min_ratio=self.optim.min_lr_ratio)
+        lr = learning_rate(
+            self.step,
+            peak=self.optim.lr,
+            total_steps=self.total_steps,
+            warmup_steps=self.optim.warmup_steps,
+            schedule=self.optim.schedule,
+            min_ratio=self.optim.min_lr_ratio,
+        )
         for group in self.optimizer.param_groups:
             group["lr"] = lr
         self.optimizer.zero_grad(set_to_none=True)
@@ -150,18 +178,21 @@ class Trainer:
             torch.manual_seed(derived_seed(self.seed, number, self.rank, 3))  # dropout & co.
             sync = self.world_size == 1 or micro == accumulate - 1
             no_sync = contextlib.nullcontext() if sync else self.wrapped.no_sync()
-            with no_sync, torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16):
-                views = self.views(to_device(inputs, self.device), step_generator(self.seed, number, self.rank))
+            labels = to_device(labels, self.device)
+            with no_sync, self._autocast():
+                generator = step_generator(self.seed, number, self.rank)
+                views = self.views(to_device(inputs, self.device), generator)
                 if self.scaling is None:
-                    outputs = [z.float() for z in self._forward_views(views)]
-                    loss = self._call_loss(outputs, to_device(labels, self.device)) / accumulate
+                    outputs = [z.float() for z in forward_views(self.wrapped, views)]
+                    loss = call_loss(self.loss, self.loss_inputs, outputs, labels) / accumulate
             if self.scaling is not None:  # forward, loss and backward; outside the autocast above
                 with contextlib.nullcontext() if sync else self.wrapped.no_sync():
-                    loss = self.scaling.micro_step(views, to_device(labels, self.device),
-                                                   to_device(indices, self.device), accumulate)
+                    ids = to_device(indices, self.device)
+                    loss = self.scaling.micro_step(views, labels, ids, accumulate)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"loss is {loss.item()} at step {self.step}; lower optim.lr "
-                                         "or enable optim.grad_clip")
+                raise FloatingPointError(
+                    f"loss is {loss.item()} at step {self.step}; lower optim.lr or enable optim.grad_clip"
+                )
             if self.scaling is None:
                 loss.backward()
             total += loss.item()
@@ -192,24 +223,11 @@ class Trainer:
         return metrics
 
     def _after_eval(self, metrics: dict) -> None:
-        name = self.settings.best_metric
-        if not name:
-            return
-        if name not in metrics:
-            raise ValueError(f"train.best_metric = {name!r}: not among the evaluation metrics {sorted(metrics)}")
-        value = metrics[name]
-        better = self.best_value is None or (value > self.best_value if self.settings.best_mode == "max"
-                                             else value < self.best_value)
-        if better:
-            self.best_value, self.best_step, self.bad_evals = value, self.step, 0
+        if self.best.update(metrics, self.step):
             self._save_now = True  # the best step always gets a checkpoint
             if distributed.is_main():
-                self.run_dir.write_json(self.run_dir.best, {"step": self.step, "metric": name, "value": value})
-        else:
-            self.bad_evals += 1
-            patience = self.settings.early_stop_patience
-            if patience and self.bad_evals >= patience:
-                self.stop_reason = f"early stop: {name} did not improve for {patience} evaluations"
+                record = {"step": self.step, "metric": self.best.metric, "value": self.best.value}
+                self.run_dir.write_json(self.run_dir.best, record)
 
     # ----- loop ------------------------------------------------------------------------------
     def fit(self) -> dict[str, float]:
@@ -221,9 +239,14 @@ class Trainer:
         settings, metrics, start = self.settings, {}, time.perf_counter()
         while self.step < self.total_steps and self.stop_reason is None:
             loss = self.train_step()
-            logs = {"kind": "train", "step": self.step, "loss": loss, "lr": self.last_logs["lr"],
-                    "epoch": self.step * self.optim.accumulate / self.sampler.batches_per_epoch,
-                    "seconds": round(time.perf_counter() - start, 3)}
+            logs = {
+                "kind": "train",
+                "step": self.step,
+                "loss": loss,
+                "lr": self.last_logs["lr"],
+                "epoch": self.step * self.optim.accumulate / self.sampler.batches_per_epoch,
+                "seconds": round(time.perf_counter() - start, 3),
+            }
             if self.last_logs["grad_norm"] is not None:
                 logs["grad_norm"] = self.last_logs["grad_norm"]
             if main and (self.step % settings.log_every == 0 or self.step == self.total_steps):

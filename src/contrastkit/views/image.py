@@ -57,10 +57,19 @@ class ImageViews:
         the same shape, dtype and device, clamped to [0, 1].
     """
 
-    def __init__(self, num_views: int = 2, crop_scale=(0.5, 1.0), crop_ratio=(3 / 4, 4 / 3),
-                 max_rotation: float = 15.0, flip_prob: float = 0.0, brightness: float = 0.2,
-                 contrast: float = 0.3, noise_std: float = 0.05, erase_prob: float = 0.0,
-                 erase_scale=(0.05, 0.2)):
+    def __init__(
+        self,
+        num_views: int = 2,
+        crop_scale=(0.5, 1.0),
+        crop_ratio=(3 / 4, 4 / 3),
+        max_rotation: float = 15.0,
+        flip_prob: float = 0.0,
+        brightness: float = 0.2,
+        contrast: float = 0.3,
+        noise_std: float = 0.05,
+        erase_prob: float = 0.0,
+        erase_scale=(0.05, 0.2),
+    ):
         if not isinstance(num_views, int) or num_views < 1:
             raise ValueError(f"num_views: expected an int >= 1, got {num_views!r}")
         self.num_views = num_views
@@ -76,10 +85,15 @@ class ImageViews:
 
     def __call__(self, images: Tensor, generator: torch.Generator | None = None) -> list[Tensor]:
         if not isinstance(images, Tensor) or images.dim() != 4 or not images.is_floating_point():
-            raise ValueError(f"images: expected a floating (N, C, H, W) tensor, got "
-                             f"{getattr(images, 'shape', type(images).__name__)}")
-        generator = generator if generator is not None else torch.Generator().manual_seed(
-            int(torch.randint(2**62, (1,))))
+            raise ValueError(
+                f"images: expected a floating (N, C, H, W) tensor, got "
+                f"{getattr(images, 'shape', type(images).__name__)}"
+            )
+        generator = (
+            generator
+            if generator is not None
+            else torch.Generator().manual_seed(int(torch.randint(2**62, (1,))))
+        )
         return [self.one_view(images, generator) for _ in range(self.num_views)]
 
     def one_view(self, images: Tensor, generator: torch.Generator) -> Tensor:
@@ -88,7 +102,9 @@ class ImageViews:
 
         def uniform(low: float, high: float, size=(n,)) -> Tensor:
             # parameters are drawn on CPU from the seeded generator, then moved: same values on any device
-            return (low + (high - low) * torch.rand(size, generator=generator, dtype=torch.float64)).to(device)
+            return (low + (high - low) * torch.rand(size, generator=generator, dtype=torch.float64)).to(
+                device
+            )
 
         theta = self._affine(n, uniform).to(dtype)
         grid = F.affine_grid(theta, list(images.shape), align_corners=False)
@@ -100,8 +116,9 @@ class ImageViews:
         if self.noise_std > 0:
             seed = int(torch.randint(2**62, (1,), generator=generator))
             device_generator = torch.Generator(device=device).manual_seed(seed)
-            out = out + self.noise_std * torch.randn(out.shape, generator=device_generator,
-                                                     device=device, dtype=dtype)
+            out = out + self.noise_std * torch.randn(
+                out.shape, generator=device_generator, device=device, dtype=dtype
+            )
         if self.erase_prob > 0:
             out = out * self._keep_mask(images.shape, uniform).to(dtype)
         return out.clamp(0.0, 1.0)
@@ -139,8 +156,12 @@ class ImageViews:
         active = uniform(0.0, 1.0) < self.erase_prob
         rows = torch.arange(h, device=area.device, dtype=area.dtype).view(1, h, 1)
         cols = torch.arange(w, device=area.device, dtype=area.dtype).view(1, 1, w)
-        inside = ((rows >= top.view(n, 1, 1)) & (rows < (top + eh).view(n, 1, 1))
-                  & (cols >= left.view(n, 1, 1)) & (cols < (left + ew).view(n, 1, 1)))
+        inside = (
+            (rows >= top.view(n, 1, 1))
+            & (rows < (top + eh).view(n, 1, 1))
+            & (cols >= left.view(n, 1, 1))
+            & (cols < (left + ew).view(n, 1, 1))
+        )
         return (~(inside & active.view(n, 1, 1))).unsqueeze(1)
 
     def __repr__(self) -> str:
