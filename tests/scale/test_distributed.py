@@ -14,7 +14,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from contrastkit.losses import InfoNCE, NTXent
+from contrastkit.losses import CLIPLoss, InfoNCE, NTXent
 from contrastkit.scale import GradCache, Queue, all_gather_with_grad, gather_rows
 from tests.helpers import randint, randn
 
@@ -94,6 +94,15 @@ def worker(rank, world, port, out_dir):
     loss.backward()
     out["one_way"], out["one_way_q"], out["one_way_k"] = loss.detach(), q.grad, k.grad
 
+    # 2c. CLIP (symmetric InfoNCE with a learnable temperature), the open_clip set-up
+    a, b = leaf(data["q"][part]), leaf(data["k"][part])
+    clip = CLIPLoss(temperature=0.1, gather_distributed=True).double()
+    loss = clip(a, b)
+    loss.backward()
+    average_loss_gradients(clip)
+    out["clip"], out["clip_a"], out["clip_b"] = loss.detach(), a.grad, b.grad
+    out["clip_tau"] = clip.temperature.log_temperature.grad
+
     # 3. NT-Xent over the gathered 2N rows
     z1, z2 = leaf(data["q"][part]), leaf(data["k"][part])
     loss = NTXent(temperature=0.5, gather_distributed=True)(z1, z2)
@@ -172,6 +181,17 @@ def test_gathered_losses_equal_the_single_process_full_batch(world, tmp_path):
     for r, out in enumerate(results):
         close(out["one_way_q"], world * q.grad[bounds[r]])
         close(out["one_way_k"], world * k.grad[bounds[r]])
+
+    # 2c. CLIP
+    a, b = leaf(data["q"]), leaf(data["k"])
+    clip = CLIPLoss(temperature=0.1).double()
+    loss = clip(a, b)
+    loss.backward()
+    close(torch.stack([out["clip"] for out in results]).mean(), loss.detach())
+    for r, out in enumerate(results):
+        close(out["clip_tau"], clip.temperature.log_temperature.grad)
+        close(out["clip_a"], world * a.grad[bounds[r]])
+        close(out["clip_b"], world * b.grad[bounds[r]])
 
     # 3. NT-Xent
     z1, z2 = leaf(data["q"]), leaf(data["k"])
