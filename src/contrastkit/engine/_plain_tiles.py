@@ -38,21 +38,26 @@ def _terms(side):
 
 
 class ShiftedOperands:
-    """``[g * scale * A, -shift]`` and ``[C, 1]`` per tilt ``g``: one matmul of their row blocks gives
-    ``g * scale * <a_i, c_j> - shift`` directly, with no pass over the tile to scale and shift it."""
+    """Row blocks ``[g * scale * A, -shift]`` and column blocks ``[C, 1]``: one matmul of them gives
+    ``g * scale * <a_i, c_j> - shift`` directly, with no pass over the tile to scale and shift it.
+    Blocks are built per tile (``O(tile * d)`` memory, ``1/tile`` of the matmul's traffic)."""
 
     def __init__(self, a: Tensor, c: Tensor, scale: float, shift_of):
-        self.a, self.scale, self.shift_of = a, scale, shift_of
-        self.c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
-        self._a: dict[float, Tensor] = {}
+        self.a, self.c, self.scale, self.shift_of = a, c, scale, shift_of
+        self._rows: tuple | None = None
+
+    def _row_block(self, gamma: float, r0: int, r1: int) -> Tensor:
+        if self._rows is None or self._rows[0] != (gamma, r0, r1):
+            a = self.a[r0:r1]
+            offset = torch.full((a.shape[0], 1), -self.shift_of(gamma), dtype=a.dtype, device=a.device)
+            self._rows = ((gamma, r0, r1), torch.cat([a * (gamma * self.scale), offset], 1))
+        return self._rows[1]
 
     def shifted_exp(self, gamma: float, r0: int, r1: int, c0: int, c1: int, out: Tensor) -> Tensor:
         """``exp(gamma * s[r0:r1, c0:c1] - shift(gamma))`` computed into ``out``."""
-        if gamma not in self._a:
-            a = self.a
-            offset = torch.full((a.shape[0], 1), -self.shift_of(gamma), dtype=a.dtype, device=a.device)
-            self._a[gamma] = torch.cat([a * (gamma * self.scale), offset], 1)
-        torch.mm(self._a[gamma][r0:r1], self.c[c0:c1].T, out=out)
+        c = self.c[c0:c1]
+        c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
+        torch.mm(self._row_block(gamma, r0, r1), c.T, out=out)
         return out.exp_()
 
 
