@@ -16,10 +16,14 @@ from torch import Tensor
 class TileBuffers:
     """Reusable ``rows x cols`` scratch buffers (views of flat storage, so edge tiles stay contiguous)."""
 
-    def __init__(self, rows: int, cols: int, dtype: torch.dtype, device: torch.device, count: int = 2):
-        self._flat = [torch.empty(rows * cols, dtype=dtype, device=device) for _ in range(count)]
+    def __init__(self, rows: int, cols: int, dtype: torch.dtype, device: torch.device):
+        self._size, self._dtype, self._device = rows * cols, dtype, device
+        self._flat: dict[int, Tensor] = {}
 
     def get(self, index: int, rows: int, cols: int) -> Tensor:
+        """Buffer ``index`` (allocated on first use) viewed as ``rows x cols``."""
+        if index not in self._flat:
+            self._flat[index] = torch.empty(self._size, dtype=self._dtype, device=self._device)
         return self._flat[index][: rows * cols].view(rows, cols)
 
 
@@ -38,22 +42,41 @@ def _terms(side):
 
 
 class ShiftedOperands:
-    """``[g * scale * A, -shift]`` and ``[C, 1]`` per tilt ``g``: one matmul of their row blocks gives
-    ``g * scale * <a_i, c_j> - shift`` directly, with no pass over the tile to scale and shift it."""
+    """Row blocks ``[g * scale * A, -shift]`` and column blocks ``[C, 1]``: one matmul of them gives
+    ``g * scale * <a_i, c_j> - shift`` directly, with no pass over the tile to scale and shift it.
+    Blocks are built per tile (``O(tile * d)`` memory, ``1/tile`` of the matmul's traffic)."""
 
     def __init__(self, a: Tensor, c: Tensor, scale: float, shift_of):
-        self.a, self.scale, self.shift_of = a, scale, shift_of
-        self.c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
-        self._a: dict[float, Tensor] = {}
+        self.a, self.c, self.scale, self.shift_of = a, c, scale, shift_of
+        self._rows: tuple | None = None
 
-    def shifted_exp(self, gamma: float, r0: int, r1: int, c0: int, c1: int, out: Tensor) -> Tensor:
-        """``exp(gamma * s[r0:r1, c0:c1] - shift(gamma))`` computed into ``out``."""
-        if gamma not in self._a:
-            a = self.a
-            offset = torch.full((a.shape[0], 1), -self.shift_of(gamma), dtype=a.dtype, device=a.device)
-            self._a[gamma] = torch.cat([a * (gamma * self.scale), offset], 1)
-        torch.mm(self._a[gamma][r0:r1], self.c[c0:c1].T, out=out)
-        return out.exp_()
+    def _row_block(self, gamma: float, shift: float, r0: int, r1: int) -> Tensor:
+        if self._rows is None or self._rows[0] != (gamma, shift, r0, r1):
+            a = self.a[r0:r1]
+            offset = torch.full((a.shape[0], 1), -shift, dtype=a.dtype, device=a.device)
+            self._rows = ((gamma, shift, r0, r1), torch.cat([a * (gamma * self.scale), offset], 1))
+        return self._rows[1]
+
+    def _product(self, gamma: float, shift: float, bounds, out: Tensor) -> Tensor:
+        r0, r1, c0, c1 = bounds
+        c = self.c[c0:c1]
+        c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
+        return torch.mm(self._row_block(gamma, shift, r0, r1), c.T, out=out)
+
+    def tile_exps(self, gammas: list[float], bounds: tuple[int, int, int, int], buffers: TileBuffers):
+        """Yield ``(g, exp(g * s_tile - shift(g)))`` for every tilt, with one matmul for them all
+        (several tilts share the scaled logits, kept in buffer 2). Each result lives in buffer 0
+        until the next one is produced."""
+        r0, r1, c0, c1 = bounds
+        out = buffers.get(0, r1 - r0, c1 - c0)
+        if not gammas:
+            return
+        if len(gammas) == 1:
+            yield gammas[0], self._product(gammas[0], self.shift_of(gammas[0]), bounds, out).exp_()
+            return
+        base = self._product(1.0, 0.0, bounds, buffers.get(2, r1 - r0, c1 - c0))  # scale * s
+        for gamma in gammas:
+            yield gamma, torch.mul(base, gamma, out=out).sub_(self.shift_of(gamma)).exp_()
 
 
 def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
@@ -66,9 +89,7 @@ def plain_forward(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides
     """Fold a tile into the accumulators of ``sides`` (as ``reduce_tile`` does): a tile of negatives,
     or a :class:`SparseTile` whose excluded pairs, then positives, are zeroed in place (``kept``
     contains ``neg``, so the ``kept`` sums are taken first)."""
-    r0, r1, c0, c1 = bounds
-    for gamma in plain_gammas(sides):
-        e = ops.shifted_exp(gamma, r0, r1, c0, c1, buffers.get(0, r1 - r0, c1 - c0))
+    for gamma, e in ops.tile_exps(plain_gammas(sides), bounds, buffers):
         if sparse is not None:
             _zero(e, sparse.excluded)
         for group in ("kept", "neg"):
@@ -107,11 +128,9 @@ def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], side
     r0, r1, c0, c1 = bounds
     rows, cols = r1 - r0, c1 - c0
     total = None
-    for gamma in plain_gammas(sides):
+    gammas = [g for g in plain_gammas(sides) if _coefficients(sides, g, ("kept", "neg"))]
+    for gamma, e in ops.tile_exps(gammas, bounds, buffers):
         coef = _coefficients(sides, gamma, ("kept", "neg"))
-        if not coef:
-            continue
-        e = ops.shifted_exp(gamma, r0, r1, c0, c1, buffers.get(0, rows, cols))
         positive = None if sparse is None else sparse.positive
         if sparse is not None:
             _zero(e, sparse.excluded)
@@ -125,8 +144,10 @@ def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], side
         e.mul_(weight)
         if positive is not None:
             e[positive] = at_positive
-        if total is None:
-            total = e if len(plain_gammas(sides)) == 1 else e.clone()
+        if len(gammas) == 1:
+            total = e
+        elif total is None:
+            total = buffers.get(3, rows, cols).copy_(e)
         else:
             total.add_(e)
     return total

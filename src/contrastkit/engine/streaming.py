@@ -44,7 +44,7 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
     fast = plan.plain_fast(plan.row_want | plan.col_want)
     fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
-    buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device, count=1)
+    buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
     ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
