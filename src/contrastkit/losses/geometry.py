@@ -2,9 +2,10 @@ r"""Alignment and uniformity on the hypersphere (Wang & Isola, 2020, "Understand
 Representation Learning through Alignment and Uniformity on the Hypersphere", arXiv:2005.10242,
 Sec. 4.1), as differentiable losses.
 
-Uniformity is streamed over square tiles of the pair matrix with a log-sum-exp per tile, and its
-backward pass recomputes the tiles, so memory is ``O(N d + tile^2)`` for any ``N`` and the value
-never underflows to ``-inf`` (it is bounded below by ``-4 t`` on the unit sphere).
+Uniformity is one statistic of the engine (``lse_all`` over ``j != i`` at scale ``2t``): for large
+``N`` the streaming backend walks tiles and recomputes them in the backward pass, so memory is
+``O(N d + tile^2)`` for any ``N``, and the max-subtracted log-sum-exp never underflows to ``-inf``
+(the value is bounded below by ``-4 t`` on the unit sphere).
 """
 
 from __future__ import annotations
@@ -13,11 +14,9 @@ import math
 
 import torch
 from torch import Tensor
-from torch.autograd.function import once_differentiable
 
+from ..engine import PairStructure, pair_statistics
 from ._common import check_embeddings, check_positive_float, check_same_shape, normalize
-
-DEFAULT_TILE = 1024
 
 
 def alignment(x: Tensor, y: Tensor, alpha: float = 2) -> Tensor:
@@ -52,13 +51,16 @@ def uniformity(x: Tensor, t: float = 2, *, tile_size: int | None = None) -> Tens
         \mathcal{L}_{uniform} = \log \frac{2}{N(N-1)} \sum_{i<j} e^{-t \lVert \hat x_i - \hat x_j \rVert_2^2}
         = \operatorname{LSE}_{i<j}\big(2t(\langle \hat x_i, \hat x_j\rangle - 1)\big) - \log\tbinom{N}{2}
 
-    computed with the second form (equal on the unit sphere) over tiles of ``tile_size`` rows and
-    columns: ``O(N d + tile_size^2)`` memory in the forward and the backward pass.
+    computed with the second form (equal on the unit sphere) from the engine's per-row
+    :math:`\mathrm{lse}_i = \log\sum_{j\ne i} e^{2t\langle \hat x_i, \hat x_j\rangle}`: the sum over
+    ordered pairs is twice the sum over ``i < j``, so
+    :math:`\mathcal{L} = \operatorname{LSE}_i(\mathrm{lse}_i) - 2t - \log N(N-1)`.
 
     Args:
         x: embeddings, L2-normalised here.
         t: :math:`t > 0` (default 2).
-        tile_size: rows and columns per tile (default 1024).
+        tile_size: rows and columns per tile; given, it forces the streaming backend (default:
+            the engine's automatic choice by memory).
     Shapes:
         x ``(N, d)`` with ``N >= 2``, any floating dtype.
     Returns:
@@ -72,64 +74,12 @@ def uniformity(x: Tensor, t: float = 2, *, tile_size: int | None = None) -> Tens
     check_embeddings("x", x)
     if x.shape[0] < 2:
         raise ValueError(f"x: uniformity needs at least 2 rows, got {x.shape[0]}")
-    tile = DEFAULT_TILE if tile_size is None else tile_size
-    if not isinstance(tile, int) or isinstance(tile, bool) or tile < 1:
+    if tile_size is not None and (not isinstance(tile_size, int) or isinstance(tile_size, bool)
+                                  or tile_size < 1):
         raise ValueError(f"tile_size: expected a positive int or None, got {tile_size!r}")
     n = x.shape[0]
-    log_pairs = math.log(n) + math.log(n - 1) - math.log(2)
-    return _PairLogSumExp.apply(normalize(x), 2.0 * t, tile) - log_pairs
-
-
-def _tile_logits(x_hat: Tensor, rows: slice, cols: slice, scale: float) -> Tensor:
-    """``scale * (<x_i, x_j> - 1)`` for one tile; its maximum 0 is reached only at ``x_i = x_j``."""
-    return (x_hat[rows] @ x_hat[cols].T - 1.0) * scale  # (tile, tile)
-
-
-def _strict_upper(logits: Tensor, fill: float) -> Tensor:
-    """Keep ``j > i`` of a diagonal tile, set the rest to ``fill``."""
-    keep = torch.ones_like(logits, dtype=torch.bool).triu(diagonal=1)
-    return logits.masked_fill(~keep, fill)
-
-
-class _PairLogSumExp(torch.autograd.Function):
-    r""":math:`\log\sum_{i<j} e^{c(\langle x_i, x_j\rangle - 1)}` streamed over tiles.
-
-    Gradient: :math:`\partial/\partial x_i = c \sum_{j\ne i} w_{ij} x_j` with
-    :math:`w_{ij} = e^{c(\langle x_i, x_j\rangle - 1) - \mathrm{LSE}}` (each unordered pair feeds
-    both of its rows), recomputed tile by tile.
-    """
-
-    @staticmethod
-    def forward(ctx, x_hat: Tensor, scale: float, tile: int) -> Tensor:
-        n = x_hat.shape[0]
-        row_lses = []
-        with torch.no_grad():
-            for r0 in range(0, n, tile):
-                rows = slice(r0, min(r0 + tile, n))
-                tile_lses = []
-                for c0 in range(r0, n, tile):
-                    logits = _tile_logits(x_hat, rows, slice(c0, min(c0 + tile, n)), scale)
-                    if c0 == r0:
-                        logits = _strict_upper(logits, -math.inf)
-                    tile_lses.append(torch.logsumexp(logits.reshape(-1), dim=0))
-                row_lses.append(torch.logsumexp(torch.stack(tile_lses), dim=0))
-            total = torch.logsumexp(torch.stack(row_lses), dim=0)
-        ctx.save_for_backward(x_hat, total)
-        ctx.scale, ctx.tile = scale, tile
-        return total
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_output: Tensor):
-        x_hat, total = ctx.saved_tensors
-        scale, tile, n = ctx.scale, ctx.tile, x_hat.shape[0]
-        grad = torch.zeros_like(x_hat)
-        for r0 in range(0, n, tile):
-            rows = slice(r0, min(r0 + tile, n))
-            for c0 in range(0, n, tile):
-                cols = slice(c0, min(c0 + tile, n))
-                weights = torch.exp(_tile_logits(x_hat, rows, cols, scale) - total)
-                if c0 == r0:
-                    weights.fill_diagonal_(0.0)
-                grad[rows] += weights @ x_hat[cols]
-        return grad * (scale * grad_output), None, None
+    x_hat = normalize(x)
+    rows = PairStructure(n, n, self_index=torch.arange(n, device=x.device))
+    stats = pair_statistics(x_hat, x_hat, rows, {"lse_all"}, scale=2.0 * t,
+                            backend="auto" if tile_size is None else "streaming", tile_size=tile_size)
+    return torch.logsumexp(stats.lse_all, dim=0) - 2.0 * t - math.log(n) - math.log(n - 1)
