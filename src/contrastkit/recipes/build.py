@@ -89,7 +89,16 @@ def load_data(config: Config):
     data = DATA_SOURCES.build(config.data.name, options)
     if config.data.max_samples is not None and config.data.max_samples < len(data):
         data = data.subset(torch.arange(config.data.max_samples))
-    return train_test_split(data, config.data.test_fraction, config.run.seed)
+    train, test = train_test_split(data, config.data.test_fraction, config.run.seed)
+    fit = getattr(type(train), "standardize_splits", None)  # tables: scaling from the train split only
+    return fit(train, test) if fit is not None else (train, test)
+
+
+def bind_views(views, train_data) -> None:
+    """Give views that depend on the training data (SCARF's marginals) that data, once it is read."""
+    bind = getattr(views, "bind_data", None)
+    if bind is not None:
+        bind(train_data)
 
 
 def input_context(data) -> dict:

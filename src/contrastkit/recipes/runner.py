@@ -18,7 +18,7 @@ from ..train.evaluation import EmbeddingEvaluator, flatten_inputs
 from ..train.rundir import RunDir
 from ..train.toml_writer import dumps_toml
 from ..train.trainer import Trainer
-from .build import build_components, build_model, input_description, load_data
+from .build import bind_views, build_components, build_model, input_description, load_data
 from .inference import save_run_encoder
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
@@ -119,6 +119,7 @@ def _train(
     parts = build_components(config)  # every key checked before any work
     device, bf16 = setup_runtime(config)
     train_data, test_data = load_data(config)
+    bind_views(parts.views, train_data)
     model = build_model(config, train_data)
     main = distributed.is_main()
     if resume_dir is not None:
@@ -187,6 +188,7 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
     device = distributed.local_device(config.run.device)
     parts = build_components(config)
     train_data, test_data = load_data(config)
+    bind_views(parts.views, train_data)
     encoder, _ = load_run_encoder(run_dir, device)
     evaluator = make_evaluator(config, train_data, test_data, parts.views)
     from ..train.embedding import embedding_function
