@@ -50,6 +50,11 @@ def check_scale(config: Config, loss: nn.Module, loss_inputs: str) -> None:
 
 def build_loss(config: Config) -> tuple[nn.Module, str]:
     options = config.loss.options
+    if config.loss.name == "LightGCLContrastive":  # weights of the graph objective (see .graph)
+        from .graph import GRAPH_LOSS_KEYS
+
+        for key in GRAPH_LOSS_KEYS:
+            options.pop(key, None)
     if config.scale.gather_distributed:  # local anchors against every rank's candidates
         cls = getattr(losses, config.loss.name, None)
         if isinstance(cls, type) and not getattr(cls, "supports_gather_distributed", False):
@@ -71,6 +76,10 @@ def build_loss(config: Config) -> tuple[nn.Module, str]:
 
 
 def build_components(config: Config) -> Components:
+    from .graph import check_graph_config, is_graph_config
+
+    if is_graph_config(config):
+        check_graph_config(config)
     ENCODERS.check(config.encoder.name, config.encoder.options)
     if config.head is not None:
         HEADS.check(config.head.name, config.head.options)
