@@ -122,6 +122,8 @@ def _train(
     if is_graph_config(config):  # one step scores the whole graph: its own small loop
         if resume_dir is not None:
             raise ConfigError("--resume: graph recipes (views 'lightgcl_svd') cannot resume yet")
+        if distributed.world_size() > 1:
+            raise ConfigError("graph recipes (views 'lightgcl_svd') run in one process, not under torchrun")
         return train_graph(config, name, parts, quiet=quiet, write_report=write_report)
     train_data, test_data = load_data(config)
     bind_views(parts.views, train_data)
