@@ -50,6 +50,11 @@ def check_scale(config: Config, loss: nn.Module, loss_inputs: str) -> None:
 
 def build_loss(config: Config) -> tuple[nn.Module, str]:
     options = config.loss.options
+    if config.loss.name == "LightGCLContrastive":  # weights of the graph objective (see .graph)
+        from .graph import GRAPH_LOSS_KEYS
+
+        for key in GRAPH_LOSS_KEYS:
+            options.pop(key, None)
     if config.scale.gather_distributed:  # local anchors against every rank's candidates
         cls = getattr(losses, config.loss.name, None)
         if isinstance(cls, type) and not getattr(cls, "supports_gather_distributed", False):
@@ -71,6 +76,10 @@ def build_loss(config: Config) -> tuple[nn.Module, str]:
 
 
 def build_components(config: Config) -> Components:
+    from .graph import check_graph_config, is_graph_config
+
+    if is_graph_config(config):
+        check_graph_config(config)
     ENCODERS.check(config.encoder.name, config.encoder.options)
     if config.head is not None:
         HEADS.check(config.head.name, config.head.options)
@@ -89,7 +98,16 @@ def load_data(config: Config):
     data = DATA_SOURCES.build(config.data.name, options)
     if config.data.max_samples is not None and config.data.max_samples < len(data):
         data = data.subset(torch.arange(config.data.max_samples))
-    return train_test_split(data, config.data.test_fraction, config.run.seed)
+    train, test = train_test_split(data, config.data.test_fraction, config.run.seed)
+    fit = getattr(type(train), "standardize_splits", None)  # tables: scaling from the train split only
+    return fit(train, test) if fit is not None else (train, test)
+
+
+def bind_views(views, train_data) -> None:
+    """Give views that depend on the training data (SCARF's marginals) that data, once it is read."""
+    bind = getattr(views, "bind_data", None)
+    if bind is not None:
+        bind(train_data)
 
 
 def input_context(data) -> dict:

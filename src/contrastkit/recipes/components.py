@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from ..data import load_digits, load_idx, load_image_folder, load_npz, load_texts
+from ..data.synthetic import clustered_interactions
+from ..data.tabular import load_sklearn_table, load_table
 from ..encoders import MLP, ProjectionHead, SmallCNN
 from ..views import ImageViews
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS
@@ -28,6 +30,41 @@ def _texts(path: str, column: str = "text", label_column: str | None = None):
     return load_texts(path, column, label_column)
 
 
+def _table(path: str, label_column: str | None = None, feature_columns: list[str] | None = None,
+           standardize: bool = True):
+    return load_table(path, label_column, feature_columns, standardize)
+
+
+def _interactions(path: str, user_column: str | None = None, item_column: str | None = None,
+                  rating_column: str | None = None, min_rating: float | None = None, sep: str | None = None):
+    from ..data import read_interactions
+
+    return read_interactions(path, user_column=user_column, item_column=item_column,
+                             rating_column=rating_column, min_rating=min_rating, sep=sep)
+
+
+class ScarfViews:
+    """SCARF's views ``[x, corrupted x]`` (:class:`~contrastkit.views.SCARFViews`), whose empirical
+    marginals come from the training split: the runner calls :meth:`bind_data` once the data is read."""
+
+    def __init__(self, corruption_rate: float = 0.6):
+        if isinstance(corruption_rate, bool) or not isinstance(corruption_rate, (int, float)) \
+                or not 0.0 < corruption_rate < 1.0:
+            raise ValueError(f"corruption_rate: expected c in (0, 1), got {corruption_rate!r}")
+        self.corruption_rate = float(corruption_rate)
+        self.views = None
+
+    def bind_data(self, train_data) -> None:
+        from ..views.tabular import SCARFViews
+
+        self.views = SCARFViews(train_data.inputs, self.corruption_rate)
+
+    def __call__(self, inputs, generator=None) -> list:
+        if self.views is None:
+            raise ValueError("views: SCARF views need the training table first (bind_data)")
+        return self.views(inputs, generator)
+
+
 class IdentityViews:
     """``num_views`` unchanged copies of the batch: paired data, or SimCSE, where the encoder's
     dropout makes the views differ."""
@@ -45,13 +82,26 @@ DATA_SOURCES.register("digits", _digits, "scikit-learn's 1,797 8x8 handwritten d
 DATA_SOURCES.register("idx", _idx, "IDX image file (+ labels_path), .gz too, e.g. Fashion-MNIST")
 DATA_SOURCES.register("npz", _npz, ".npz with images (images/x/X/data) and labels (labels/y/Y/targets)")
 DATA_SOURCES.register("image_folder", _image_folder, "folder of images, labelled by sub-folder")
+DATA_SOURCES.register(
+    "sklearn_table", load_sklearn_table, "scikit-learn's bundled tables: breast_cancer, wine, iris (dataset=)"
+)
+DATA_SOURCES.register("table", _table, "numeric columns + label_column of a jsonl / csv / parquet file")
+DATA_SOURCES.register(
+    "synthetic_interactions", clustered_interactions, "seeded user-item graph with taste clusters (generated)"
+)
+DATA_SOURCES.register("interactions", _interactions, "user-item pairs: csv / tsv / parquet / RecBole .inter")
 DATA_SOURCES.register("texts", _texts, "text column (+ label_column) of a jsonl / csv / parquet file")
 
 VIEWS.register("image", ImageViews, "random resized crop, rotation, flip, jitter, noise, erasing (batched)")
+VIEWS.register("scarf", ScarfViews, "SCARF: clean row + row with floor(c M) features from train marginals")
+VIEWS.register("lightgcl_svd", "contrastkit.recipes.graph:GraphViews", "LightGCL: propagation + SVD view")
 VIEWS.register("identity", IdentityViews, "unchanged copies (SimCSE: dropout makes the views)")
 VIEWS.register("text", "contrastkit.views.text:TextViews", "word deletion / shuffle / span cut-off per view")
 
 ENCODERS.register("small_cnn", SmallCNN, "conv-BN-ReLU blocks + global pooling, for small images")
+ENCODERS.register(
+    "graph", "contrastkit.encoders.graph:GraphEncoder", "LightGCN/LightGCL propagation of user/item tables"
+)
 ENCODERS.register("mlp", MLP, "multi-layer perceptron on flattened inputs")
 ENCODERS.register("text", "contrastkit.encoders.text:TextEncoder", "Hugging Face model folder + pooling")
 ENCODERS.register(

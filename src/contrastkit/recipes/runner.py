@@ -18,7 +18,8 @@ from ..train.evaluation import EmbeddingEvaluator, flatten_inputs
 from ..train.rundir import RunDir
 from ..train.toml_writer import dumps_toml
 from ..train.trainer import Trainer
-from .build import build_components, build_model, input_description, load_data
+from .build import bind_views, build_components, build_model, input_description, load_data
+from .graph import evaluate_graph_run, is_graph_config, train_graph
 from .inference import save_run_encoder
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
@@ -118,7 +119,14 @@ def _train(
 
     parts = build_components(config)  # every key checked before any work
     device, bf16 = setup_runtime(config)
+    if is_graph_config(config):  # one step scores the whole graph: its own small loop
+        if resume_dir is not None:
+            raise ConfigError("--resume: graph recipes (views 'lightgcl_svd') cannot resume yet")
+        if distributed.world_size() > 1:
+            raise ConfigError("graph recipes (views 'lightgcl_svd') run in one process, not under torchrun")
+        return train_graph(config, name, parts, quiet=quiet, write_report=write_report)
     train_data, test_data = load_data(config)
+    bind_views(parts.views, train_data)
     model = build_model(config, train_data)
     main = distributed.is_main()
     if resume_dir is not None:
@@ -184,9 +192,15 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
 
     config = read_run_config(run_dir)
     limit_threads(config.run.threads)
+    if is_graph_config(config):
+        run = RunDir(run_dir)
+        metrics = evaluate_graph_run(run, config)
+        run.write_json(run.path / "eval.json", metrics)
+        return metrics, run.read_json(run.baselines) or {}
     device = distributed.local_device(config.run.device)
     parts = build_components(config)
     train_data, test_data = load_data(config)
+    bind_views(parts.views, train_data)
     encoder, _ = load_run_encoder(run_dir, device)
     evaluator = make_evaluator(config, train_data, test_data, parts.views)
     from ..train.embedding import embedding_function
