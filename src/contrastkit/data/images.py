@@ -8,9 +8,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .rows import LabelledRows
+
 
 @dataclass
-class ImageData:
+class ImageData(LabelledRows):
     """``images``: ``(N, C, H, W)`` float32 in [0, 1]; ``labels``: ``(N,)`` int64 or ``None``;
     ``names``: one string per image (file name or row index), used by ``embed`` / ``search``."""
 
@@ -21,29 +23,14 @@ class ImageData:
     def __post_init__(self):
         if self.images.dim() != 4:
             raise ValueError(f"images: expected (N, C, H, W), got shape {tuple(self.images.shape)}")
-        n = self.images.shape[0]
-        if self.labels is not None and tuple(self.labels.shape) != (n,):
-            raise ValueError(f"labels: expected shape ({n},), got {tuple(self.labels.shape)}")
-        if self.names is None:
-            self.names = [str(i) for i in range(n)]
-        elif len(self.names) != n:
-            raise ValueError(f"names: expected {n} names, got {len(self.names)}")
-
-    def __len__(self) -> int:
-        return self.images.shape[0]
+        self.check_labels_and_names()
 
     @property
     def inputs(self) -> Tensor:
         return self.images
 
-    def batch(self, index: Tensor) -> tuple[Tensor, Tensor | None]:
-        """``(images[index], labels[index] or None)``: the trainer's batch protocol."""
-        return self.images[index], None if self.labels is None else self.labels[index]
-
     def subset(self, index) -> ImageData:
-        index = torch.as_tensor(index, dtype=torch.long)
-        labels = None if self.labels is None else self.labels[index]
-        return ImageData(self.images[index], labels, [self.names[i] for i in index.tolist()])
+        return ImageData(*self.subset_fields(index))
 
 
 def to_image_tensor(array: np.ndarray, name: str = "images") -> Tensor:

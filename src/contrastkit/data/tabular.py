@@ -13,13 +13,14 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from .rows import LabelledRows
 from .tables import read_table
 
 SKLEARN_TABLES = ("breast_cancer", "wine", "iris")
 
 
 @dataclass
-class TableData:
+class TableData(LabelledRows):
     """``features``: ``(N, M)`` float32, finite; ``labels``: ``(N,)`` int64 or ``None``; ``names``:
     one string per row; ``standardize``: whether :meth:`standardize_splits` rescales the columns."""
 
@@ -34,29 +35,14 @@ class TableData:
             raise ValueError(f"features: expected a non-empty 2-D (rows, features) tensor, got {got}")
         if not bool(torch.isfinite(self.features).all()):
             raise ValueError("features: contains NaN or infinite values")
-        n = self.features.shape[0]
-        if self.labels is not None and tuple(self.labels.shape) != (n,):
-            raise ValueError(f"labels: expected shape ({n},), got {tuple(self.labels.shape)}")
-        if self.names is None:
-            self.names = [str(i) for i in range(n)]
-        elif len(self.names) != n:
-            raise ValueError(f"names: expected {n} names, got {len(self.names)}")
-
-    def __len__(self) -> int:
-        return self.features.shape[0]
+        self.check_labels_and_names()
 
     @property
     def inputs(self) -> Tensor:
         return self.features
 
-    def batch(self, index: Tensor) -> tuple[Tensor, Tensor | None]:
-        return self.features[index], None if self.labels is None else self.labels[index]
-
     def subset(self, index) -> TableData:
-        index = torch.as_tensor(index, dtype=torch.long)
-        labels = None if self.labels is None else self.labels[index]
-        names = [self.names[i] for i in index.tolist()]
-        return TableData(self.features[index], labels, names, self.standardize)
+        return TableData(*self.subset_fields(index), self.standardize)
 
     def rescaled(self, mean: Tensor, std: Tensor) -> TableData:
         return TableData((self.features - mean) / std, self.labels, self.names, self.standardize)

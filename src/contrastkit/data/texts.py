@@ -7,11 +7,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from .rows import LabelledRows
 from .tables import read_table
 
 
 @dataclass
-class TextData:
+class TextData(LabelledRows):
     """``texts``: list of strings; ``labels``: ``(N,)`` int64 or ``None``; ``names``: row names.
     Follows the trainer's batch protocol like :class:`~contrastkit.data.ImageData`."""
 
@@ -23,28 +24,14 @@ class TextData:
         for row, text in enumerate(self.texts):
             if not isinstance(text, str) or not text:
                 raise ValueError(f"texts: row {row} is not a non-empty string")
-        if self.labels is not None and tuple(self.labels.shape) != (len(self.texts),):
-            raise ValueError(f"labels: expected shape ({len(self.texts)},), got {tuple(self.labels.shape)}")
-        if self.names is None:
-            self.names = [str(i) for i in range(len(self.texts))]
-
-    def __len__(self) -> int:
-        return len(self.texts)
+        self.check_labels_and_names()
 
     @property
     def inputs(self) -> list[str]:
         return self.texts
 
-    def batch(self, index: Tensor) -> tuple[list[str], Tensor | None]:
-        rows = index.tolist()
-        return [self.texts[i] for i in rows], None if self.labels is None else self.labels[index]
-
     def subset(self, index) -> TextData:
-        index = torch.as_tensor(index, dtype=torch.long)
-        labels = None if self.labels is None else self.labels[index]
-        return TextData(
-            [self.texts[i] for i in index.tolist()], labels, [self.names[i] for i in index.tolist()]
-        )
+        return TextData(*self.subset_fields(index))
 
 
 def load_texts(path, column: str = "text", label_column: str | None = None) -> TextData:
