@@ -17,13 +17,21 @@ from torch import nn
 from contrastkit.losses import (
     DCL,
     DCLW,
+    DHEL,
+    MACL,
+    MVDHEL,
     CLIPLoss,
     DebiasedContrastive,
     HardNegativeContrastive,
     InfoNCE,
+    MeanShifted,
+    MultiViewInfoNCE,
     NTXent,
+    PolyView,
     SigLIP,
     SupCon,
+    SupervisedSimCSE,
+    WeightedInfoNCE,
 )
 from contrastkit.scale import GradCache, Queue, all_gather_with_grad, gather_rows
 from tests.helpers import randint, randn
@@ -43,6 +51,7 @@ def full_batch(sizes):
         q=randn(n, DIM, seed=1), k=randn(n, DIM, seed=2), labels=randint(3, n, seed=3),
         ids=randint(n // 2, n, seed=4), negatives=randn(3, DIM, seed=5),
         negative_ids=randint(n // 2, 3, seed=6), rare_labels=randint(n, n, seed=9),
+        center=randn(DIM, seed=10) * 0.3, relevance=randn(n, seed=11).abs(),
         x_q=randn(n, 5, seed=7), x_k=randn(n, 5, seed=8),
         weights=[randn(n, DIM, seed=100 + r) for r in range(len(sizes))],
     )
@@ -60,6 +69,10 @@ def infonce_call(loss, data, part):
 
 def pair(q, k):
     return torch.stack([q, k], dim=1)
+
+
+def three(q, k):
+    return torch.stack([q, k, q - k], dim=1)
 
 
 # Losses with the option, one row each: name -> (make(gather) -> loss, call(loss, q, k, data, rows)).
@@ -84,6 +97,27 @@ GATHERED = {
                                               gather_distributed=g),
             lambda f, q, k, d, p: f(q, k)),
     "siglip": (lambda g: SigLIP(0.1, bias=-2.0, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "mv_infonce": (lambda g: MultiViewInfoNCE(0.5, learnable_temperature=True, gather_distributed=g),
+                   lambda f, q, k, d, p: f(three(q, k))),
+    "mvdhel": (lambda g: MVDHEL(0.3, gather_distributed=g), lambda f, q, k, d, p: f(three(q, k))),
+    "polyview": (lambda g: PolyView(0.3, gather_distributed=g), lambda f, q, k, d, p: f(three(q, k))),
+    "polyview_arithmetic": (lambda g: PolyView(0.3, aggregation="arithmetic", gather_distributed=g),
+                            lambda f, q, k, d, p: f(three(q, k))),
+    "macl": (lambda g: MACL(0.2, alpha=0.5, a0=0.1, learnable_temperature=True, gather_distributed=g),
+             lambda f, q, k, d, p: f(q, k)),
+    "mean_shifted": (lambda g: MeanShifted(0.25, angular=True, gather_distributed=g),
+                     lambda f, q, k, d, p: f(q, k, d["center"])),
+    "dhel": (lambda g: DHEL(0.3, learnable_temperature=True, gather_distributed=g),
+             lambda f, q, k, d, p: f(q, k)),
+    "dhel_one_view": (lambda g: DHEL(0.3, include_augs=False, gather_distributed=g),
+                      lambda f, q, k, d, p: f(q, k)),
+    "simcse": (lambda g: SupervisedSimCSE(0.1, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "simcse_hard": (lambda g: SupervisedSimCSE(0.1, hard_negative_weight=0.5, gather_distributed=g),
+                    lambda f, q, k, d, p: f(q, k, q - 2 * k)),
+    "weighted": (lambda g: WeightedInfoNCE(0.2, gather_distributed=g),
+                 lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
+    "weighted_batch": (lambda g: WeightedInfoNCE(0.2, normalizer="batch", gather_distributed=g),
+                       lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
 }
 
 
@@ -323,7 +357,9 @@ def grads_of(fn, data):
 
 
 def test_losses_without_support_refuse_the_option():
+    from contrastkit.losses import LightGCLContrastive
     from contrastkit.losses._common import ContrastiveLoss
 
-    with pytest.raises(ValueError, match="gather_distributed"):
-        ContrastiveLoss(0.1, gather_distributed=True)
+    for loss in (ContrastiveLoss, LightGCLContrastive):
+        with pytest.raises(ValueError, match="gather_distributed"):
+            loss(0.1, gather_distributed=True)
