@@ -71,13 +71,13 @@ class SupervisedSimCSE(ContrastiveLoss):
             h_neg = self.prepare("hard_negative", hard_negative)
             check_same_shape("anchor", h, "hard_negative", h_neg)
         (all_pos, all_neg), rows = self.gather(h_pos, h_neg)
-        own = torch.arange(rows.offset, rows.offset + n, device=h.device)
+        mine = torch.arange(rows.offset, rows.offset + n, device=h.device)  # our rows among the gathered
         if hard_negative is None:
-            structure = PairStructure(n, rows.total, pos_index=own)
+            structure = PairStructure(n, rows.total, pos_index=mine)
             candidates = all_pos
         else:
             # Candidates [h+; h-]: the own hard negative (column total + i) is left out here ...
-            structure = PairStructure(n, 2 * rows.total, pos_index=own, self_index=own + rows.total)
+            structure = PairStructure(n, 2 * rows.total, pos_index=mine, self_index=mine + rows.total)
             candidates = torch.cat([all_pos, all_neg])
         stats = pair_statistics(h, candidates, structure, {"lse_all", "pos_sum"}, scale=scale,
                                 **self.engine_options())

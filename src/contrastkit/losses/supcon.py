@@ -78,27 +78,28 @@ class SupCon(ContrastiveLoss):
         if labels is None:
             if views < 2:
                 raise ValueError("labels: required when features holds one view per sample")
-            # each sample its own class; unique over ranks when gathered (dense-coded below)
-            labels = torch.arange(n, device=device) * world_size() + rank() if self.gather_distributed \
-                else torch.arange(n, device=device)
+            # each sample its own class, unique over ranks when gathered (dense-coded below)
+            instance = torch.arange(n, device=device)
+            labels = instance * world_size() + rank() if self.gather_distributed else instance
         (candidates, all_labels), rows = self.gather(z, labels.repeat(views))
         (codes,) = dense_codes(all_labels)
         local = torch.arange(rows.offset, rows.offset + n * views, device=device)
-        structure = PairStructure(n * views, rows.total, self_index=local,
-                                  anchor_labels=codes[local], candidate_labels=codes)
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
-                                scale=self.temperature.scale(), **self.engine_options())
-        # an anchor has a positive iff its label occurs twice; known for every rank's rows alike,
-        # so all ranks raise together and agree on the count of anchors with a positive
+        # a row has a positive iff its label occurs twice: known for every rank's rows alike, so
+        # all ranks raise together and agree on the number of anchors with a positive
         repeated = torch.bincount(codes)[codes] > 1
         if self.no_positive == "error" and not bool(repeated.all()):
-            first = int((~repeated).nonzero()[0]) - rows.offset
-            where = (f"anchor {first} (sample {first % n}, view {first // n})"
-                     if 0 <= first < n * views else "an anchor on another rank")
+            lonely = (~repeated[local]).nonzero()
+            first = int(lonely[0]) if len(lonely) else None
+            where = ("an anchor on another rank" if first is None
+                     else f"anchor {first} (sample {first % n}, view {first // n})")
             raise ValueError(
                 f"labels: {where} has no positive; "
                 "give every label at least two rows or set no_positive='ignore' or 'zero'"
             )
+        structure = PairStructure(n * views, rows.total, self_index=local,
+                                  anchor_labels=codes[local], candidate_labels=codes)
+        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
+                                scale=self.temperature.scale(), **self.engine_options())
         has_positive = stats.pos_count > 0
         per_anchor = stats.lse_all - stats.pos_sum / stats.pos_count.clamp(min=1)
         per_anchor = torch.where(has_positive, per_anchor, torch.zeros_like(per_anchor))
