@@ -80,6 +80,8 @@ def three(q, k):
 GATHERED = {
     "supcon_labels": (lambda g: SupCon(0.2, learnable_temperature=True, gather_distributed=g),
                       lambda f, q, k, d, p: f(pair(q, k), d["labels"][p])),
+    "supcon_streaming": (lambda g: SupCon(0.2, backend="streaming", tile_size=3, gather_distributed=g),
+                         lambda f, q, k, d, p: f(pair(q, k), d["labels"][p])),
     "supcon_views": (lambda g: SupCon(0.3, base_temperature=0.07, gather_distributed=g),
                      lambda f, q, k, d, p: f(pair(q, k))),
     "supcon_ignore": (lambda g: SupCon(0.2, no_positive="ignore", gather_distributed=g),
@@ -97,6 +99,9 @@ GATHERED = {
                                               gather_distributed=g),
             lambda f, q, k, d, p: f(q, k)),
     "siglip": (lambda g: SigLIP(0.1, bias=-2.0, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "siglip_streaming": (lambda g: SigLIP(0.1, bias=-2.0, backend="streaming", tile_size=2,
+                                          gather_distributed=g),
+                         lambda f, q, k, d, p: f(q, k)),
     "mv_infonce": (lambda g: MultiViewInfoNCE(0.5, learnable_temperature=True, gather_distributed=g),
                    lambda f, q, k, d, p: f(three(q, k))),
     "mvdhel": (lambda g: MVDHEL(0.3, gather_distributed=g), lambda f, q, k, d, p: f(three(q, k))),
