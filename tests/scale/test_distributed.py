@@ -14,7 +14,25 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch import nn
 
-from contrastkit.losses import CLIPLoss, InfoNCE, NTXent
+from contrastkit.losses import (
+    DCL,
+    DCLW,
+    DHEL,
+    MACL,
+    MVDHEL,
+    CLIPLoss,
+    DebiasedContrastive,
+    HardNegativeContrastive,
+    InfoNCE,
+    MeanShifted,
+    MultiViewInfoNCE,
+    NTXent,
+    PolyView,
+    SigLIP,
+    SupCon,
+    SupervisedSimCSE,
+    WeightedInfoNCE,
+)
 from contrastkit.scale import GradCache, Queue, all_gather_with_grad, gather_rows
 from tests.helpers import randint, randn
 
@@ -22,8 +40,8 @@ SIZES = {2: [3, 5], 3: [2, 4, 3]}
 DIM = 4
 
 
-def close(actual, expected):
-    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-10)
+def close(actual, expected, msg=None):
+    torch.testing.assert_close(actual, expected, rtol=0, atol=1e-10, msg=msg)
 
 
 def full_batch(sizes):
@@ -32,7 +50,8 @@ def full_batch(sizes):
     return dict(
         q=randn(n, DIM, seed=1), k=randn(n, DIM, seed=2), labels=randint(3, n, seed=3),
         ids=randint(n // 2, n, seed=4), negatives=randn(3, DIM, seed=5),
-        negative_ids=randint(n // 2, 3, seed=6),
+        negative_ids=randint(n // 2, 3, seed=6), rare_labels=randint(n, n, seed=9),
+        center=randn(DIM, seed=10) * 0.3, relevance=randn(n, seed=11).abs(),
         x_q=randn(n, 5, seed=7), x_k=randn(n, 5, seed=8),
         weights=[randn(n, DIM, seed=100 + r) for r in range(len(sizes))],
     )
@@ -46,6 +65,76 @@ def make_infonce(gather):
 def infonce_call(loss, data, part):
     return loss(data["q"][part], data["k"][part], labels=data["labels"][part], ids=data["ids"][part],
                 negatives=data["negatives"], negative_ids=data["negative_ids"])
+
+
+def pair(q, k):
+    return torch.stack([q, k], dim=1)
+
+
+def three(q, k):
+    return torch.stack([q, k, q - k], dim=1)
+
+
+# Losses with the option, one row each: name -> (make(gather) -> loss, call(loss, q, k, data, rows)).
+# Workers call them on their rows with gather_distributed=True; the test on the whole batch without.
+GATHERED = {
+    "supcon_labels": (lambda g: SupCon(0.2, learnable_temperature=True, gather_distributed=g),
+                      lambda f, q, k, d, p: f(pair(q, k), d["labels"][p])),
+    "supcon_streaming": (lambda g: SupCon(0.2, backend="streaming", tile_size=3, gather_distributed=g),
+                         lambda f, q, k, d, p: f(pair(q, k), d["labels"][p])),
+    "supcon_views": (lambda g: SupCon(0.3, base_temperature=0.07, gather_distributed=g),
+                     lambda f, q, k, d, p: f(pair(q, k))),
+    "supcon_ignore": (lambda g: SupCon(0.2, no_positive="ignore", gather_distributed=g),
+                      lambda f, q, k, d, p: f((q + k)[:, None], d["rare_labels"][p])),
+    "supcon_zero": (lambda g: SupCon(0.2, no_positive="zero", gather_distributed=g),
+                    lambda f, q, k, d, p: f((q - k)[:, None], d["rare_labels"][p])),
+    "dcl": (lambda g: DCL(0.2, learnable_temperature=True, gather_distributed=g),
+            lambda f, q, k, d, p: f(q, k)),
+    "dclw": (lambda g: DCLW(0.2, sigma=0.4, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "dclw_weight_grad": (lambda g: DCLW(0.2, sigma=0.4, detach_weight=False, gather_distributed=g),
+                         lambda f, q, k, d, p: f(q, k)),
+    "debiased": (lambda g: DebiasedContrastive(0.5, tau_plus=0.1, gather_distributed=g),
+                 lambda f, q, k, d, p: f(q, k)),
+    "hcl": (lambda g: HardNegativeContrastive(0.5, tau_plus=0.1, beta=1.0, learnable_temperature=True,
+                                              gather_distributed=g),
+            lambda f, q, k, d, p: f(q, k)),
+    "siglip": (lambda g: SigLIP(0.1, bias=-2.0, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "siglip_streaming": (lambda g: SigLIP(0.1, bias=-2.0, backend="streaming", tile_size=2,
+                                          gather_distributed=g),
+                         lambda f, q, k, d, p: f(q, k)),
+    "mv_infonce": (lambda g: MultiViewInfoNCE(0.5, learnable_temperature=True, gather_distributed=g),
+                   lambda f, q, k, d, p: f(three(q, k))),
+    "mvdhel": (lambda g: MVDHEL(0.3, gather_distributed=g), lambda f, q, k, d, p: f(three(q, k))),
+    "polyview": (lambda g: PolyView(0.3, gather_distributed=g), lambda f, q, k, d, p: f(three(q, k))),
+    "polyview_arithmetic": (lambda g: PolyView(0.3, aggregation="arithmetic", gather_distributed=g),
+                            lambda f, q, k, d, p: f(three(q, k))),
+    "macl": (lambda g: MACL(0.2, alpha=0.5, a0=0.1, learnable_temperature=True, gather_distributed=g),
+             lambda f, q, k, d, p: f(q, k)),
+    "mean_shifted": (lambda g: MeanShifted(0.25, angular=True, gather_distributed=g),
+                     lambda f, q, k, d, p: f(q, k, d["center"])),
+    "dhel": (lambda g: DHEL(0.3, learnable_temperature=True, gather_distributed=g),
+             lambda f, q, k, d, p: f(q, k)),
+    "dhel_one_view": (lambda g: DHEL(0.3, include_augs=False, gather_distributed=g),
+                      lambda f, q, k, d, p: f(q, k)),
+    "simcse": (lambda g: SupervisedSimCSE(0.1, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "simcse_hard": (lambda g: SupervisedSimCSE(0.1, hard_negative_weight=0.5, gather_distributed=g),
+                    lambda f, q, k, d, p: f(q, k, q - 2 * k)),
+    "weighted": (lambda g: WeightedInfoNCE(0.2, gather_distributed=g),
+                 lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
+    "weighted_batch": (lambda g: WeightedInfoNCE(0.2, normalizer="batch", gather_distributed=g),
+                       lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
+}
+
+
+def run_gathered(name, data, part, gather):
+    """Loss value, input gradients and loss-parameter gradients of one GATHERED row."""
+    make, call = GATHERED[name]
+    loss_fn = make(gather).double()
+    q, k = leaf(data["q"][part]), leaf(data["k"][part])
+    loss = call(loss_fn, q, k, data, part)
+    loss.backward()
+    return {"loss": loss.detach(), "q": q.grad, "k": k.grad,
+            **{f"param_{n}": p.grad for n, p in loss_fn.named_parameters()}}
 
 
 def make_mlp():
@@ -108,6 +197,19 @@ def worker(rank, world, port, out_dir):
     loss = NTXent(temperature=0.5, gather_distributed=True)(z1, z2)
     loss.backward()
     out["ntxent"], out["ntxent_z1"], out["ntxent_z2"] = loss.detach(), z1.grad, z2.grad
+
+    # 3b. every other loss with the option, one table row each
+    for name in GATHERED:
+        out.update({f"{name}/{key}": value for key, value in run_gathered(name, data, part, True).items()})
+
+    # 3c. a label without a positive on one rank only: every rank raises (no rank is left waiting)
+    lonely = torch.zeros(sum(sizes), dtype=torch.long)
+    lonely[-1] = 1
+    try:
+        SupCon(0.2, gather_distributed=True)(data["q"][part], lonely[part])
+        out["supcon_raised"] = torch.tensor(False)
+    except ValueError:
+        out["supcon_raised"] = torch.tensor(True)
 
     # 4. GradCache through a DDP encoder (uneven chunk counts per rank) with gathered InfoNCE
     model = nn.parallel.DistributedDataParallel(make_mlp(), broadcast_buffers=False)
@@ -202,6 +304,20 @@ def test_gathered_losses_equal_the_single_process_full_batch(world, tmp_path):
         close(out["ntxent_z1"], world * z1.grad[bounds[r]])
         close(out["ntxent_z2"], world * z2.grad[bounds[r]])
 
+    # 3b. the table: the mean over ranks is the full-batch loss; rank r's input gradient is W times
+    # the full batch's for its rows; loss parameters' gradients average (as DDP) to the full batch's
+    assert 0 < len(data["rare_labels"].unique()) < len(data["rare_labels"])  # singletons and repeats
+    for name in GATHERED:
+        full = run_gathered(name, data, slice(None), False)
+        for key, expected in full.items():
+            got = [out[f"{name}/{key}"] for out in results]
+            if key in ("q", "k"):
+                for r in range(world):
+                    close(got[r], world * expected[bounds[r]], msg=f"{name}: rank {r} d/d{key}")
+            else:
+                close(torch.stack(got).mean(0), expected, msg=f"{name}: {key}")
+    assert all(bool(out["supcon_raised"]) for out in results)
+
     # 4. GradCache + DDP: the averaged parameter gradients are the full-batch ones, on every rank
     model = make_mlp()
     loss = InfoNCE(temperature=0.2, symmetric=True)(model(data["x_q"]), model(data["x_k"]))
@@ -230,6 +346,10 @@ def test_one_process_gathering_is_the_plain_loss():
         with_gather, without = grads_of(make(True), data), grads_of(make(False), data)
         for a, b in zip(with_gather, without):
             close(a, b)
+    for name in GATHERED:
+        with_gather, without = (run_gathered(name, data, part, g) for g in (True, False))
+        for key, value in without.items():
+            close(with_gather[key], value, msg=f"{name}: {key}")
     x = randn(3, 2)
     assert all_gather_with_grad(x) is x
 
@@ -242,7 +362,9 @@ def grads_of(fn, data):
 
 
 def test_losses_without_support_refuse_the_option():
+    from contrastkit.losses import LightGCLContrastive
     from contrastkit.losses._common import ContrastiveLoss
 
-    with pytest.raises(ValueError, match="gather_distributed"):
-        ContrastiveLoss(0.1, gather_distributed=True)
+    for loss in (ContrastiveLoss, LightGCLContrastive):
+        with pytest.raises(ValueError, match="gather_distributed"):
+            loss(0.1, gather_distributed=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from ..engine import PairStructure, pair_statistics
+from ..scale.distributed import RankRows
 from ._common import ContrastiveLoss, check_same_shape
 
 
@@ -45,3 +47,15 @@ def within_instance_logits(views: Tensor, scale: Tensor | float) -> Tensor:
     """``(N, V, V)`` scaled similarities between the views of each instance:
     ``out[i, a, b] = scale * <views[i, a], views[i, b]>`` (``O(N V^2 d)``, no ``N x N`` matrix)."""
     return torch.einsum("nad,nbd->nab", views, views) * scale
+
+
+def same_view_energy(loss: ContrastiveLoss, x: Tensor, candidates: Tensor, rows: RankRows) -> Tensor:
+    """``log sum_{j != i} exp(<x_i, c_j> / tau)`` for every row ``i`` of ``x``, shape ``(N,)``, where
+    ``candidates`` are ``x`` (one process) or every rank's rows of the same view (``x`` at
+    ``rows.offset``), as :meth:`ContrastiveLoss.gather` returns them."""
+    n = x.shape[0]
+    structure = PairStructure(n, rows.total,
+                              self_index=torch.arange(rows.offset, rows.offset + n, device=x.device))
+    stats = pair_statistics(x, candidates, structure, {"lse_neg"}, scale=loss.temperature.scale(),
+                            **loss.engine_options())
+    return stats.lse_neg[:, 0]

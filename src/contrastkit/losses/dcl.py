@@ -13,25 +13,30 @@ import torch
 from torch import Tensor
 
 from ..engine import pair_statistics
-from ._common import ContrastiveLoss, check_positive_float, reduce
+from ._common import ContrastiveLoss, check_positive_float
 from ._views import prepare_two_views
-from .ntxent import two_view_structure
+from .ntxent import two_view_candidates
 
 
-def von_mises_fisher_weight(u: Tensor, v: Tensor, sigma: float) -> Tensor:
+def von_mises_fisher_weight(loss: ContrastiveLoss, u: Tensor, v: Tensor, sigma: float) -> Tensor:
     r"""DCLW's positive weight :math:`w_i = 2 - N\,\mathrm{softmax}_i(\langle u_i, v_i\rangle/\sigma)`,
-    whose batch mean is exactly 1. ``u, v``: ``(N, d)`` (already normalised); returns ``(N,)``."""
-    return 2 - u.shape[0] * torch.softmax((u * v).sum(dim=-1) / sigma, dim=0)
+    whose batch mean is exactly 1. ``u, v``: ``(N, d)`` (already normalised); returns ``(N,)``.
+    With ``loss.gather_distributed`` the softmax runs over the positive similarities of every rank
+    (``N`` the global batch), gathered with gradient when ``u, v`` carry one."""
+    (similarity,), rows = loss.gather((u * v).sum(dim=-1))
+    weight = 2 - rows.total * torch.softmax(similarity / sigma, dim=0)
+    return weight[rows.offset : rows.offset + rows.count]
 
 
 def decoupled_per_anchor(loss: ContrastiveLoss, u: Tensor, v: Tensor,
                          weight: Tensor | None = None) -> Tensor:
-    """The ``2N`` DCL terms ``-w s_{a,a+} + log sum_{b not in {a, a+}} exp(s_ab)`` over ``[u; v]``."""
-    z = torch.cat([u, v])  # (2N, d)
-    stats = pair_statistics(z, z, two_view_structure(u.shape[0], z.device), {"lse_neg", "pos_sum"},
+    """The ``2N`` DCL terms ``-w s_{a,a+} + log sum_{b not in {a, a+}} exp(s_ab)`` over ``[u; v]``
+    (against every rank's rows with ``loss.gather_distributed``), reduced by ``loss``."""
+    z, candidates, structure, rows = two_view_candidates(loss, u, v)
+    stats = pair_statistics(z, candidates, structure, {"lse_neg", "pos_sum"},
                             scale=loss.temperature.scale(), **loss.engine_options())
     positive = stats.pos_sum if weight is None else weight.repeat(2) * stats.pos_sum
-    return stats.lse_neg[:, 0] - positive
+    return loss.reduce_rows(stats.lse_neg[:, 0] - positive, rows)
 
 
 class DCL(ContrastiveLoss):
@@ -53,6 +58,8 @@ class DCL(ContrastiveLoss):
         temperature: :math:`\tau > 0` (default 0.1).
         learnable_temperature, normalize, reduction, backend, tile_size: see
             :class:`~contrastkit.losses.InfoNCE`.
+        gather_distributed: score the local 2N rows against the 2N rows of every rank, with
+            gradient (see :class:`~contrastkit.losses.NTXent`).
     Shapes:
         z1, z2 ``(N, d)``, ``N >= 2``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
     Returns:
@@ -62,12 +69,14 @@ class DCL(ContrastiveLoss):
         ``temperature <= 0``.
     """
 
+    supports_gather_distributed = True
+
     def __init__(self, temperature: float = 0.1, **options):
         super().__init__(temperature, **options)
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
-        return reduce(decoupled_per_anchor(self, u, v), self.reduction)
+        return decoupled_per_anchor(self, u, v)
 
 
 class DCLW(ContrastiveLoss):
@@ -91,6 +100,10 @@ class DCLW(ContrastiveLoss):
         detach_weight: stop the gradient through :math:`w` (default ``True``).
         learnable_temperature, normalize, reduction, backend, tile_size: see
             :class:`~contrastkit.losses.InfoNCE`.
+        gather_distributed: score the local 2N rows against the 2N rows of every rank, with
+            gradient; :math:`w` is then the softmax over the **global** batch (every rank's positive
+            similarities are gathered, with gradient when ``detach_weight=False``), so the loss and
+            its gradient equal the single-process loss on the whole batch.
     Shapes:
         z1, z2 ``(N, d)``, ``N >= 2``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
     Returns:
@@ -99,6 +112,8 @@ class DCLW(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, ``N < 2``, non-finite input,
         ``temperature <= 0`` or ``sigma <= 0``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.1, sigma: float = 0.5, detach_weight: bool = True,
                  **options):
@@ -109,10 +124,10 @@ class DCLW(ContrastiveLoss):
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
         if self.detach_weight:
-            weight = von_mises_fisher_weight(u.detach(), v.detach(), self.sigma)
+            weight = von_mises_fisher_weight(self, u.detach(), v.detach(), self.sigma)
         else:
-            weight = von_mises_fisher_weight(u, v, self.sigma)
-        return reduce(decoupled_per_anchor(self, u, v, weight), self.reduction)
+            weight = von_mises_fisher_weight(self, u, v, self.sigma)
+        return decoupled_per_anchor(self, u, v, weight)
 
     def extra_repr(self) -> str:
         return f"sigma={self.sigma:.4g}, detach_weight={self.detach_weight}"

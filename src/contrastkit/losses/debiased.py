@@ -14,9 +14,9 @@ import torch
 from torch import Tensor
 
 from ..engine import pair_statistics
-from ._common import ContrastiveLoss, reduce
+from ._common import ContrastiveLoss
 from ._views import prepare_two_views
-from .ntxent import two_view_structure
+from .ntxent import two_view_candidates
 
 
 def check_tau_plus(tau_plus: float) -> float:
@@ -64,13 +64,14 @@ class DebiasedContrastive(ContrastiveLoss):
 
     over the :math:`2N` rows of :math:`[z_1; z_2]`, :math:`s_{ab} = \langle\hat z_a,\hat z_b\rangle/\tau`,
     :math:`N_n = 2N-2` negatives (every other row except the positive); the loss is the mean over
-    the :math:`2N` anchors. :math:`\tau^+ = 0` gives NT-Xent.
+    the :math:`2N` anchors. :math:`\tau^+ = 0` gives NT-Xent. With ``gather_distributed`` the
+    candidates are the :math:`2N` rows of every rank and :math:`N` is the global batch.
 
     Args:
         temperature: :math:`\tau > 0` (default 0.5); it also sets the floor :math:`N_n e^{-1/\tau}`.
         tau_plus: class prior :math:`\tau^+ \in [0, 1)` (default 0.1).
-        learnable_temperature, normalize, reduction, backend, tile_size: see
-            :class:`~contrastkit.losses.InfoNCE`.
+        learnable_temperature, normalize, reduction, backend, tile_size, gather_distributed:
+            see :class:`~contrastkit.losses.NTXent`.
     Shapes:
         z1, z2 ``(N, d)``, ``N >= 2``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
     Returns:
@@ -79,6 +80,8 @@ class DebiasedContrastive(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, ``N < 2``, non-finite input,
         ``temperature <= 0`` or ``tau_plus`` outside ``[0, 1)``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.5, tau_plus: float = 0.1, **options):
         super().__init__(temperature, **options)
@@ -93,15 +96,14 @@ class DebiasedContrastive(ContrastiveLoss):
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
-        n = u.shape[0]
-        z = torch.cat([u, v])  # (2N, d)
+        z, candidates, structure, rows = two_view_candidates(self, u, v)  # (2N, d) anchors
         scale = self.temperature.scale()
-        stats = pair_statistics(z, z, two_view_structure(n, z.device), {"lse_neg", "pos_sum"},
+        stats = pair_statistics(z, candidates, structure, {"lse_neg", "pos_sum"},
                                 scale=scale, tilts=self.tilts(), **self.engine_options())
-        num_negatives = 2 * n - 2
+        num_negatives = rows.total - 2
         per_anchor = debiased_per_anchor(self.log_negative_sum(stats.lse_neg, num_negatives),
                                          stats.pos_sum, num_negatives, self.tau_plus, scale)
-        return reduce(per_anchor, self.reduction)
+        return self.reduce_rows(per_anchor, rows)
 
     def extra_repr(self) -> str:
         return f"tau_plus={self.tau_plus:.4g}"
@@ -126,8 +128,8 @@ class HardNegativeContrastive(DebiasedContrastive):
         temperature: :math:`\tau > 0` (default 0.5).
         tau_plus: class prior :math:`\tau^+ \in [0, 1)` (default 0.1).
         beta: concentration :math:`\beta \ge 0` of the hard-negative weights (default 1.0).
-        learnable_temperature, normalize, reduction, backend, tile_size: see
-            :class:`~contrastkit.losses.InfoNCE`.
+        learnable_temperature, normalize, reduction, backend, tile_size, gather_distributed:
+            see :class:`~contrastkit.losses.NTXent`.
     Shapes:
         z1, z2 ``(N, d)``, ``N >= 2``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
     Returns:

@@ -7,16 +7,14 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..engine import PairStructure, pair_statistics
 from ._common import (
     ContrastiveLoss,
     check_embeddings,
     check_positive_float,
     check_same_shape,
     normalize,
-    reduce,
 )
-from ._views import check_min_rows, prepare_two_views
+from ._views import check_min_rows, prepare_two_views, same_view_energy
 
 
 class DHEL(ContrastiveLoss):
@@ -40,6 +38,8 @@ class DHEL(ContrastiveLoss):
         temperature: :math:`\tau > 0` (default 0.3, the official class default).
         include_augs: add the second view's energy (default ``True``).
         learnable_temperature, normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
+        gather_distributed: the same-view energies run over the rows of every rank, gathered
+            with gradient; ``mean`` is this rank's share of the global mean.
     Shapes:
         z1, z2 ``(N, d)`` with ``N >= 2``; ``reduction="none"`` returns ``(N,)``.
     Returns:
@@ -49,24 +49,19 @@ class DHEL(ContrastiveLoss):
         ``temperature <= 0``.
     """
 
+    supports_gather_distributed = True
+
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, **options):
         super().__init__(temperature, **options)
         self.include_augs = bool(include_augs)
 
-    def same_view_energy(self, x: Tensor) -> Tensor:
-        """``log sum_{j != i} exp(<x_i, x_j> / tau)`` for every row ``i``, shape ``(N,)``."""
-        n = x.shape[0]
-        structure = PairStructure(n, n, self_index=torch.arange(n, device=x.device))
-        stats = pair_statistics(x, x, structure, {"lse_neg"}, scale=self.temperature.scale(),
-                                **self.engine_options())
-        return stats.lse_neg[:, 0]
-
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
-        loss = -(u * v).sum(dim=1) * self.temperature.scale() + self.same_view_energy(u)
+        (all_u, all_v), rows = self.gather(u, v if self.include_augs else None)
+        loss = -(u * v).sum(dim=1) * self.temperature.scale() + same_view_energy(self, u, all_u, rows)
         if self.include_augs:
-            loss = loss + self.same_view_energy(v)
-        return reduce(loss, self.reduction)
+            loss = loss + same_view_energy(self, v, all_v, rows)
+        return self.reduce_rows(loss, rows)
 
     def extra_repr(self) -> str:
         return f"include_augs={self.include_augs}"

@@ -8,9 +8,9 @@ import torch
 from torch import Tensor
 
 from ..engine import pair_statistics
-from ._common import ContrastiveLoss, reduce
+from ._common import ContrastiveLoss
 from ._views import prepare_two_views
-from .ntxent import two_view_structure
+from .ntxent import two_view_candidates
 
 
 def check_unit_interval(name: str, value: float) -> float:
@@ -54,6 +54,10 @@ class MACL(ContrastiveLoss):
         eps: :math:`\epsilon \ge 0` in :math:`V_a` (default 1e-8).
         learnable_temperature, normalize, reduction, backend, tile_size: see :class:`InfoNCE`
             (a learnable :math:`\tau_0` receives gradient through :math:`\tau_A`).
+        gather_distributed: score the local 2N rows against the 2N rows of every rank, with
+            gradient; :math:`A` is then the mean over the global batch (gathered without
+            gradient), so every rank uses the same :math:`\tau_A` and a non-positive one raises on
+            every rank.
     Shapes:
         z1, z2 ``(N, d)`` with ``N >= 2``; ``reduction="none"`` returns ``(2N,)`` (rows of ``z1`` first).
     Returns:
@@ -63,6 +67,8 @@ class MACL(ContrastiveLoss):
         ``temperature <= 0``, ``alpha`` or ``a0`` outside [0, 1], ``eps < 0``, or a batch whose
         :math:`\tau_A \le 0`.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.1, alpha: float = 0.5, a0: float = 0.0,
                  eps: float = 1e-8, **options):
@@ -76,8 +82,9 @@ class MACL(ContrastiveLoss):
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
-        with torch.no_grad():
-            alignment = (u * v).sum(dim=1).mean()  # A: each positive pair appears twice in 2N
+        with torch.no_grad():  # A over the global batch when gathering: every rank's tau_A agrees
+            (similarity,), _ = self.gather((u * v).sum(dim=1))
+            alignment = similarity.mean()  # A: each positive pair appears twice in 2N
             factor = 1 + self.alpha * (alignment - self.a0)
         if float(factor) <= 0:
             raise ValueError(
@@ -85,14 +92,13 @@ class MACL(ContrastiveLoss):
                 f"batch (alpha={self.alpha}, a0={self.a0}, A={float(alignment):.4g})"
             )
         scale = self.temperature.scale() / factor  # 1 / tau_A
-        z = torch.cat([u, v])
-        stats = pair_statistics(z, z, two_view_structure(u.shape[0], z.device),
-                                {"lse_all", "lse_neg", "pos_sum"}, scale=scale,
-                                **self.engine_options())
+        z, candidates, structure, rows = two_view_candidates(self, u, v)
+        stats = pair_statistics(z, candidates, structure, {"lse_all", "lse_neg", "pos_sum"},
+                                scale=scale, **self.engine_options())
         log_p = stats.pos_sum - stats.lse_all
         with torch.no_grad():
             weight = 1.0 / (torch.exp(stats.lse_neg[:, 0] - stats.lse_all) + self.eps)
-        return reduce(-weight * log_p, self.reduction)
+        return self.reduce_rows(-weight * log_p, rows)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}, a0={self.a0}, eps={self.eps}"

@@ -21,9 +21,9 @@ import torch
 from torch import Tensor
 
 from ..engine import pair_statistics
-from ._common import ContrastiveLoss, check_embeddings, check_feature_dim, normalize, reduce
+from ._common import ContrastiveLoss, check_embeddings, check_feature_dim, normalize
 from ._views import prepare_two_views
-from .ntxent import two_view_structure
+from .ntxent import two_view_candidates
 
 
 def mean_shifted_center(features: Tensor, normalize_center: bool = True) -> Tensor:
@@ -69,6 +69,9 @@ class MeanShifted(ContrastiveLoss):
         angular: add the angular center term.
         learnable_temperature, normalize, reduction, backend, tile_size: see
             :class:`~contrastkit.losses.InfoNCE`.
+        gather_distributed: score the local 2N shifted rows against those of every rank, with
+            gradient (see :class:`~contrastkit.losses.NTXent`); ``center`` must be the same on
+            every rank (it is not gathered).
     Shapes:
         z1, z2 ``(N, d)``, ``N >= 2``; center ``(d,)``; ``reduction="none"`` returns ``(2N,)``
         (rows of ``z1`` first; with ``angular`` each row carries ``2 ||phi_a - c||^2``).
@@ -78,6 +81,8 @@ class MeanShifted(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, ``N < 2``, non-finite input or
         ``temperature <= 0``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.25, angular: bool = False, **options):
         super().__init__(temperature, **options)
@@ -90,13 +95,14 @@ class MeanShifted(ContrastiveLoss):
         phi = torch.cat([phi1, phi2])  # (2N, d)
         shifted = phi - center.detach().to(dtype=phi.dtype, device=phi.device)
         theta = normalize(shifted)
-        stats = pair_statistics(theta, theta, two_view_structure(phi1.shape[0], theta.device),
-                                {"lse_all", "pos_sum"}, scale=self.temperature.scale(),
-                                **self.engine_options())
+        n = phi1.shape[0]
+        theta, candidates, structure, rows = two_view_candidates(self, theta[:n], theta[n:])
+        stats = pair_statistics(theta, candidates, structure, {"lse_all", "pos_sum"},
+                                scale=self.temperature.scale(), **self.engine_options())
         per_anchor = stats.lse_all - stats.pos_sum
         if self.angular:
             per_anchor = per_anchor + 2 * shifted.pow(2).sum(dim=-1)
-        return reduce(per_anchor, self.reduction)
+        return self.reduce_rows(per_anchor, rows)
 
     def extra_repr(self) -> str:
         return f"angular={self.angular}"

@@ -13,8 +13,8 @@ import torch
 from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
-from ._common import ContrastiveLoss, reduce
-from ._views import prepare_multi_views, within_instance_logits
+from ._common import ContrastiveLoss
+from ._views import prepare_multi_views, same_view_energy, within_instance_logits
 
 AGGREGATIONS = ("geometric", "arithmetic")
 
@@ -38,6 +38,8 @@ class MultiViewInfoNCE(ContrastiveLoss):
         temperature: :math:`\tau > 0` (default 1.0, the official class default).
         learnable_temperature, normalize, reduction, backend, tile_size: see
             :class:`~contrastkit.losses.InfoNCE`.
+        gather_distributed: the other instances (every view) come from every rank, gathered with
+            gradient; ``mean`` is this rank's share of the mean over all instances.
     Shapes:
         views ``(N, V, d)``, ``N >= 2``, ``V >= 2``; ``reduction="none"`` returns ``(N,)``.
     Returns:
@@ -47,6 +49,8 @@ class MultiViewInfoNCE(ContrastiveLoss):
         ``temperature <= 0``.
     """
 
+    supports_gather_distributed = True
+
     def __init__(self, temperature: float = 1.0, **options):
         super().__init__(temperature, **options)
 
@@ -54,14 +58,16 @@ class MultiViewInfoNCE(ContrastiveLoss):
         x = prepare_multi_views(self, views)
         n, num_views, d = x.shape
         scale = self.temperature.scale()
+        (candidates,), rows = self.gather(x)
         flat = x.reshape(n * num_views, d)  # row i * V + l
-        rows = torch.arange(n * num_views, device=x.device)
-        stats = pair_statistics(flat, flat, PairStructure(n * num_views, n * num_views, self_index=rows),
-                                {"lse_all"}, scale=scale, **self.engine_options())
+        local = torch.arange(rows.offset * num_views, (rows.offset + n) * num_views, device=x.device)
+        structure = PairStructure(n * num_views, rows.total * num_views, self_index=local)
+        stats = pair_statistics(flat, candidates.reshape(-1, d), structure, {"lse_all"}, scale=scale,
+                                **self.engine_options())
         log_denominator = torch.logsumexp(stats.lse_all.view(n, num_views), dim=1)
         other = ~torch.eye(num_views, dtype=torch.bool, device=x.device)
         log_numerator = torch.logsumexp(within_instance_logits(x, scale)[:, other], dim=1)
-        return reduce(log_denominator - log_numerator, self.reduction)
+        return self.reduce_rows(log_denominator - log_numerator, rows)
 
 
 class MVDHEL(ContrastiveLoss):
@@ -81,6 +87,8 @@ class MVDHEL(ContrastiveLoss):
         temperature: :math:`\tau > 0` (default 0.2, the official class default).
         learnable_temperature, normalize, reduction, backend, tile_size: see
             :class:`~contrastkit.losses.InfoNCE`.
+        gather_distributed: the other instances (every view) come from every rank, gathered with
+            gradient; ``mean`` is this rank's share of the mean over all instances.
     Shapes:
         views ``(N, V, d)``, ``N >= 2``, ``V >= 2``; ``reduction="none"`` returns ``(N,)``.
     Returns:
@@ -90,22 +98,20 @@ class MVDHEL(ContrastiveLoss):
         ``temperature <= 0``.
     """
 
+    supports_gather_distributed = True
+
     def __init__(self, temperature: float = 0.2, **options):
         super().__init__(temperature, **options)
 
     def forward(self, views: Tensor) -> Tensor:
         x = prepare_multi_views(self, views)
-        n, num_views, _ = x.shape
+        num_views = x.shape[1]
         scale = self.temperature.scale()
-        same_view = PairStructure(n, n, self_index=torch.arange(n, device=x.device))
-        energy = sum(
-            pair_statistics(x[:, l], x[:, l], same_view, {"lse_neg"}, scale=scale,
-                            **self.engine_options()).lse_neg[:, 0]
-            for l in range(num_views)
-        )
+        (candidates,), rows = self.gather(x)
+        energy = sum(same_view_energy(self, x[:, l], candidates[:, l], rows) for l in range(num_views))
         upper = torch.ones(num_views, num_views, dtype=torch.bool, device=x.device).triu(1)
         log_alignment = torch.logsumexp(within_instance_logits(x, scale)[:, upper], dim=1)
-        return reduce(energy - log_alignment, self.reduction)
+        return self.reduce_rows(energy - log_alignment, rows)
 
 
 class PolyView(ContrastiveLoss):
@@ -135,6 +141,8 @@ class PolyView(ContrastiveLoss):
         aggregation: ``"geometric"`` (default) or ``"arithmetic"``.
         learnable_temperature, normalize, reduction, backend, tile_size: see
             :class:`~contrastkit.losses.InfoNCE`.
+        gather_distributed: the other instances (every view) come from every rank, gathered with
+            gradient; ``mean`` is this rank's share of the mean over all instances.
     Shapes:
         views ``(N, V, d)``, ``N >= 2``, ``V >= 2``; ``reduction="none"`` returns ``(N,)``.
     Returns:
@@ -143,6 +151,8 @@ class PolyView(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, ``N < 2``, ``V < 2``, non-finite input,
         ``temperature <= 0`` or an unknown ``aggregation``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.2, aggregation: str = "geometric", **options):
         super().__init__(temperature, **options)
@@ -154,12 +164,14 @@ class PolyView(ContrastiveLoss):
         x = prepare_multi_views(self, views)
         n, num_views, d = x.shape
         scale = self.temperature.scale()
+        (candidates,), rows = self.gather(x)
         flat = x.reshape(n * num_views, d)  # row i * V + l
-        instance = torch.arange(n, device=x.device).repeat_interleave(num_views)
-        other_instances = PairStructure(n * num_views, n * num_views,
-                                        anchor_ids=instance, candidate_ids=instance)
-        stats = pair_statistics(flat, flat, other_instances, {"lse_neg"}, scale=scale,
-                                **self.engine_options())
+        instance = torch.arange(rows.total, device=x.device).repeat_interleave(num_views)
+        local = slice(rows.offset * num_views, (rows.offset + n) * num_views)
+        other_instances = PairStructure(n * num_views, rows.total * num_views,
+                                        anchor_ids=instance[local], candidate_ids=instance)
+        stats = pair_statistics(flat, candidates.reshape(-1, d), other_instances, {"lse_neg"},
+                                scale=scale, **self.engine_options())
         log_negatives = stats.lse_neg[:, 0].view(n, num_views, 1)  # per anchor (i, a)
         logits = within_instance_logits(x, scale)  # (N, V, V): s(z_ia, z_ib)
         per_pair = torch.logaddexp(logits, log_negatives) - logits
@@ -169,7 +181,7 @@ class PolyView(ContrastiveLoss):
             per_anchor = per_pair.mean(dim=-1)
         else:
             per_anchor = torch.logsumexp(per_pair, dim=-1) - math.log(num_views - 1)
-        return reduce(per_anchor.mean(dim=-1), self.reduction)
+        return self.reduce_rows(per_anchor.mean(dim=-1), rows)
 
     def extra_repr(self) -> str:
         return f"aggregation={self.aggregation!r}"

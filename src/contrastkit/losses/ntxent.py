@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
+from ..scale.distributed import RankRows
 from ._common import ContrastiveLoss
 
 
@@ -17,6 +18,15 @@ def two_view_structure(n: int, device: torch.device, offset: int = 0, total: int
     rows = torch.arange(2 * n, device=device)
     total = 2 * n if total is None else total
     return PairStructure(2 * n, total, pos_index=(rows + n) % (2 * n) + offset, self_index=rows + offset)
+
+
+def two_view_candidates(loss: ContrastiveLoss, u: Tensor, v: Tensor
+                        ) -> tuple[Tensor, Tensor, PairStructure, RankRows]:
+    """The 2N anchors ``z = [u; v]``, the candidates (``z`` itself, or every rank's ``z`` when
+    ``loss.gather_distributed``), their :func:`two_view_structure` and where the local rows sit."""
+    z = torch.cat([u, v])
+    (candidates,), rows = loss.gather(z)
+    return z, candidates, two_view_structure(u.shape[0], z.device, rows.offset, rows.total), rows
 
 
 class NTXent(ContrastiveLoss):
@@ -53,9 +63,7 @@ class NTXent(ContrastiveLoss):
         v = self.prepare("z2", z2)
         if v.shape != u.shape:
             raise ValueError(f"z2: shape {tuple(v.shape)} does not match z1's {tuple(u.shape)}")
-        z = torch.cat([u, v])
-        (candidates,), rows = self.gather(z)
-        structure = two_view_structure(u.shape[0], z.device, rows.offset, rows.total)
+        z, candidates, structure, rows = two_view_candidates(self, u, v)
         stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         return self.reduce_rows(stats.lse_all - stats.pos_sum, rows)

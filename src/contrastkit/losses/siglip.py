@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from ..engine import PairStructure, pair_statistics
-from ._common import ContrastiveLoss, check_same_shape, reduce
+from ._common import ContrastiveLoss, check_same_shape
 
 
 class SigLIP(ContrastiveLoss):
@@ -32,6 +32,9 @@ class SigLIP(ContrastiveLoss):
         learnable_temperature: make :math:`\tau` a parameter (default ``True``).
         learnable_bias: make :math:`b` a parameter (default ``True``), named ``bias``.
         normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
+        gather_distributed: pair the local ``a`` with the ``b`` of every rank (all-gather with
+            gradient, rather than the paper's chunked ring; same value); each row sum runs over the
+            global batch and ``mean`` divides by the global ``N`` (see :class:`ContrastiveLoss`).
     Shapes:
         a ``(N, d)``, b ``(N, d)``; ``reduction="none"`` returns the ``(N,)`` row sums.
     Returns:
@@ -40,6 +43,8 @@ class SigLIP(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, non-finite input, ``temperature <= 0``
         or a non-finite ``bias``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.1, bias: float = -10.0,
                  learnable_temperature: bool = True, learnable_bias: bool = True, **options):
@@ -63,10 +68,12 @@ class SigLIP(ContrastiveLoss):
         y = self.prepare("b", b)
         check_same_shape("a", a, "b", b)
         n = x.shape[0]
-        structure = PairStructure(n, n, pos_index=torch.arange(n, device=x.device))
-        stats = pair_statistics(x, y, structure, {"pair_sum"}, scale=self.temperature.scale(),
+        (candidates,), rows = self.gather(y)
+        structure = PairStructure(n, rows.total,
+                                  pos_index=torch.arange(rows.offset, rows.offset + n, device=x.device))
+        stats = pair_statistics(x, candidates, structure, {"pair_sum"}, scale=self.temperature.scale(),
                                 bias=self.logit_bias(), **self.engine_options())
-        return reduce(stats.pair_sum, self.reduction)
+        return self.reduce_rows(stats.pair_sum, rows)
 
     def extra_repr(self) -> str:
         return f"bias={float(self.bias.detach()):.4g}, learnable_bias={self.learnable_bias}"

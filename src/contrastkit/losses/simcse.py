@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
-from ._common import ContrastiveLoss, check_same_shape, reduce
+from ._common import ContrastiveLoss, check_same_shape
 
 
 class SupervisedSimCSE(ContrastiveLoss):
@@ -38,6 +38,8 @@ class SupervisedSimCSE(ContrastiveLoss):
         temperature: :math:`\tau > 0` (default 0.05, the paper's).
         hard_negative_weight: :math:`\log\alpha`, any finite float (default 0.0).
         learnable_temperature, normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
+        gather_distributed: the positives and hard negatives of every rank are candidates
+            (gathered with gradient); ``mean`` is this rank's share of the global mean.
     Shapes:
         anchor, positive, hard_negative ``(N, d)``; ``reduction="none"`` returns ``(N,)``.
     Returns:
@@ -46,6 +48,8 @@ class SupervisedSimCSE(ContrastiveLoss):
         ValueError: names the argument, for a bad shape, non-finite input, ``temperature <= 0``
         or a non-finite ``hard_negative_weight``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.05, hard_negative_weight: float = 0.0, **options):
         super().__init__(temperature, **options)
@@ -61,17 +65,20 @@ class SupervisedSimCSE(ContrastiveLoss):
         h_pos = self.prepare("positive", positive)
         check_same_shape("anchor", h, "positive", h_pos)
         n = h.shape[0]
-        rows = torch.arange(n, device=h.device)
         scale = self.temperature.scale()
-        if hard_negative is None:
-            structure = PairStructure(n, n, pos_index=rows)
-            candidates = h_pos
-        else:
+        h_neg = None
+        if hard_negative is not None:
             h_neg = self.prepare("hard_negative", hard_negative)
             check_same_shape("anchor", h, "hard_negative", h_neg)
-            # Candidates [h+; h-]: the own hard negative (column N + i) is left out here ...
-            structure = PairStructure(n, 2 * n, pos_index=rows, self_index=rows + n)
-            candidates = torch.cat([h_pos, h_neg])
+        (all_pos, all_neg), rows = self.gather(h_pos, h_neg)
+        mine = torch.arange(rows.offset, rows.offset + n, device=h.device)  # our rows among the gathered
+        if hard_negative is None:
+            structure = PairStructure(n, rows.total, pos_index=mine)
+            candidates = all_pos
+        else:
+            # Candidates [h+; h-]: the own hard negative (column total + i) is left out here ...
+            structure = PairStructure(n, 2 * rows.total, pos_index=mine, self_index=mine + rows.total)
+            candidates = torch.cat([all_pos, all_neg])
         stats = pair_statistics(h, candidates, structure, {"lse_all", "pos_sum"}, scale=scale,
                                 **self.engine_options())
         log_denominator = stats.lse_all
@@ -79,7 +86,7 @@ class SupervisedSimCSE(ContrastiveLoss):
             # ... and added back with its weighted logit s(h_i, h_i^-)/tau + log(alpha).
             own = (h * h_neg).sum(dim=1) * scale + self.hard_negative_weight  # (N,)
             log_denominator = torch.logaddexp(log_denominator, own)
-        return reduce(log_denominator - stats.pos_sum, self.reduction)
+        return self.reduce_rows(log_denominator - stats.pos_sum, rows)
 
     def extra_repr(self) -> str:
         return f"hard_negative_weight={self.hard_negative_weight}"

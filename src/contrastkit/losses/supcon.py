@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
+from ..scale.distributed import rank, world_size
 from ._common import ContrastiveLoss, check_index_vector, check_positive_float, dense_codes
 
 NO_POSITIVE = ("error", "ignore", "zero")
@@ -36,6 +37,9 @@ class SupCon(ContrastiveLoss):
         base_temperature: if set, multiply the loss by ``temperature / base_temperature``.
         no_positive: ``"error"`` (default) | ``"ignore"`` | ``"zero"``.
         learnable_temperature, normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
+        gather_distributed: score the local rows (every view) against the rows and labels of every
+            rank, with gradient; ``mean`` is this rank's share of the global mean (under
+            ``"ignore"``, of the mean over the anchors of every rank that have a positive).
     Shapes:
         features ``(N, d)`` or ``(N, V, d)`` (V views); labels ``(N,)`` integers, repeated for every
         view. ``reduction="none"`` returns ``(N*V,)``, view-major (every sample's view 0 first).
@@ -46,6 +50,8 @@ class SupCon(ContrastiveLoss):
         labels of the wrong length, missing ``labels`` with one view, or (with
         ``no_positive="error"``) an anchor with no positive.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.1, base_temperature: float | None = None,
                  no_positive: str = "error", **options):
@@ -72,31 +78,34 @@ class SupCon(ContrastiveLoss):
         if labels is None:
             if views < 2:
                 raise ValueError("labels: required when features holds one view per sample")
-            codes = torch.arange(n, device=device)
-        else:
-            (codes,) = dense_codes(labels)
-        codes = codes.repeat(views)
-        rows = torch.arange(n * views, device=device)
-        structure = PairStructure(n * views, n * views, self_index=rows,
-                                  anchor_labels=codes, candidate_labels=codes)
-        stats = pair_statistics(z, z, structure, {"lse_all", "pos_sum", "pos_count"},
-                                scale=self.temperature.scale(), **self.engine_options())
-        has_positive = stats.pos_count > 0
-        if self.no_positive == "error" and not bool(has_positive.all()):
-            first = int((~has_positive).nonzero()[0])
+            # each sample its own class, unique over ranks when gathered (dense-coded below)
+            instance = torch.arange(n, device=device)
+            labels = instance * world_size() + rank() if self.gather_distributed else instance
+        (candidates, all_labels), rows = self.gather(z, labels.repeat(views))
+        (codes,) = dense_codes(all_labels)
+        local = torch.arange(rows.offset, rows.offset + n * views, device=device)
+        # a row has a positive iff its label occurs twice: known for every rank's rows alike, so
+        # all ranks raise together and agree on the number of anchors with a positive
+        repeated = torch.bincount(codes)[codes] > 1
+        if self.no_positive == "error" and not bool(repeated.all()):
+            lonely = (~repeated[local]).nonzero()
+            first = int(lonely[0]) if len(lonely) else None
+            where = ("an anchor on another rank" if first is None
+                     else f"anchor {first} (sample {first % n}, view {first // n})")
             raise ValueError(
-                f"labels: anchor {first} (sample {first % n}, view {first // n}) has no positive; "
+                f"labels: {where} has no positive; "
                 "give every label at least two rows or set no_positive='ignore' or 'zero'"
             )
+        structure = PairStructure(n * views, rows.total, self_index=local,
+                                  anchor_labels=codes[local], candidate_labels=codes)
+        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
+                                scale=self.temperature.scale(), **self.engine_options())
+        has_positive = stats.pos_count > 0
         per_anchor = stats.lse_all - stats.pos_sum / stats.pos_count.clamp(min=1)
         per_anchor = torch.where(has_positive, per_anchor, torch.zeros_like(per_anchor))
         if self.base_temperature is not None:
             per_anchor = per_anchor / (self.temperature.scale() * self.base_temperature)
-        if self.reduction == "none":
-            return per_anchor
-        if self.reduction == "sum":
-            return per_anchor.sum()
-        if self.no_positive == "ignore":
+        if self.reduction == "mean" and self.no_positive == "ignore":
             # PML's convention: an empty set of anchors gives 0 (kept in the graph).
-            return per_anchor.sum() / has_positive.sum().clamp(min=1)
-        return per_anchor.mean()
+            return per_anchor.sum() * rows.world_size / repeated.sum().clamp(min=1)
+        return self.reduce_rows(per_anchor, rows)

@@ -54,6 +54,9 @@ class WeightedInfoNCE(ContrastiveLoss):
         learnable_temperature, normalize, backend, tile_size: see :class:`InfoNCE`.
         reduction: ``"mean"`` divides by :math:`Z`; ``"sum"`` returns
             :math:`\sum_i w_i \ell_i`; ``"none"`` the ``(N,)`` weighted terms :math:`w_i \ell_i`.
+        gather_distributed: the documents of every rank are candidates (gathered with gradient)
+            and :math:`Z` runs over every rank's weights (or ``N`` is the global batch); ``mean``
+            is this rank's share, scaled for DDP's gradient average (see :class:`ContrastiveLoss`).
     Shapes:
         query, document ``(N, d)``; weights ``(N,)`` real, finite, ``>= 0``.
     Returns:
@@ -63,6 +66,8 @@ class WeightedInfoNCE(ContrastiveLoss):
         weights, all-zero weights with ``normalizer="sum_weights"``, an unknown ``normalizer`` or
         ``temperature <= 0``.
     """
+
+    supports_gather_distributed = True
 
     def __init__(self, temperature: float = 0.05, normalizer: str = "sum_weights", **options):
         super().__init__(temperature, **options)
@@ -76,18 +81,20 @@ class WeightedInfoNCE(ContrastiveLoss):
         check_same_shape("query", q, "document", k)
         n = q.shape[0]
         w = check_weights(weights, n, q.device, accumulation_dtype(q))
-        total = w.sum()
+        (documents, all_weights), rows = self.gather(k, w)
+        total = all_weights.sum()
         if self.reduction == "mean" and self.normalizer == "sum_weights" and float(total.detach()) <= 0:
             raise ValueError("weights: all weights are 0, so normalizer='sum_weights' divides by 0")
-        structure = PairStructure(n, n, pos_index=torch.arange(n, device=q.device))
-        stats = pair_statistics(q, k, structure, {"lse_all", "pos_sum"},
+        structure = PairStructure(n, rows.total,
+                                  pos_index=torch.arange(rows.offset, rows.offset + n, device=q.device))
+        stats = pair_statistics(q, documents, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         weighted = w * (stats.lse_all - stats.pos_sum)
         if self.reduction == "none":
             return weighted
         if self.reduction == "sum":
             return weighted.sum()
-        return weighted.sum() / (total if self.normalizer == "sum_weights" else n)
+        return weighted.sum() * rows.world_size / (total if self.normalizer == "sum_weights" else rows.total)
 
     def extra_repr(self) -> str:
         return f"normalizer={self.normalizer!r}"
