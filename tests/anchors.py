@@ -9,6 +9,7 @@ so tests can ``pytest.skip`` with a clear reason.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.abc
 import importlib.metadata as metadata
 import importlib.util
@@ -72,9 +73,21 @@ class _StubFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
         pass
 
 
-def _stub_torchvision() -> None:
-    if importlib.util.find_spec("torchvision") is None:
-        sys.meta_path.append(_StubFinder())
+@contextlib.contextmanager
+def _torchvision_stand_in():
+    """Stub ``torchvision`` while a lightly module loads, then remove every trace of the stub so
+    that later imports (transformers checks for torchvision) see the real environment."""
+    if importlib.util.find_spec("torchvision") is not None:
+        yield
+        return
+    finder = _StubFinder()
+    sys.meta_path.append(finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+        for name in [m for m in sys.modules if m == "torchvision" or m.startswith("torchvision.")]:
+            del sys.modules[name]
 
 
 @cache
@@ -83,8 +96,8 @@ def lightly_loss(module: str):
     path = _locate("lightly", f"lightly/loss/{module}.py")
     if path is None:
         return None
-    _stub_torchvision()
-    return _load_file(f"_anchor_lightly_{module}", path)
+    with _torchvision_stand_in():
+        return _load_file(f"_anchor_lightly_{module}", path)
 
 
 @cache
