@@ -65,6 +65,8 @@ def triton_applicable(anchors: Tensor, candidates: Tensor, structure: PairStruct
         return False
     if anchors.shape[0] == 0 or candidates.shape[0] == 0 or not 1 <= anchors.shape[1] <= MAX_DIM:
         return False
+    if max(anchors.numel(), candidates.numel()) >= 2**31:  # the kernels index with int32 offsets
+        return False
     return importlib.util.find_spec("triton") is not None
 
 
