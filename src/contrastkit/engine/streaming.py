@@ -25,6 +25,7 @@ from ._tiles import SparseTile, TileClassifier, dense_masks
 from .reference import accumulation_dtype
 from .stats import ALL_STATS, PairStats
 from .structure import PairStructure
+from .triton_backend import triton_applicable, triton_lse_statistics
 
 
 def _sides(rows, row_where, cols, col_where):
@@ -203,7 +204,10 @@ def streaming_pair_statistics(anchors: Tensor, candidates: Tensor, structure: Pa
                                      plan.col_want & POSITIVE_STATS, scale,
                                      accumulation_dtype(anchors))
         plan = replace(plan, row_want=plan.row_want - POSITIVE_STATS, col_want=plan.col_want - POSITIVE_STATS)
-    if plan.row_want or plan.col_want:
+    if triton_applicable(anchors, candidates, plan.structure, plan.row_want, plan.col_want, row_negatives):
+        stats.update(triton_lse_statistics(anchors, candidates, plan.structure, plan.row_want, plan.col_want,
+                                           scale_t))
+    elif plan.row_want or plan.col_want:
         values = StreamingPairStatistics.apply(plan, anchors, candidates, row_negatives,
                                                scale_t.reshape(()), bias_t.reshape(()))
         names = [k for k in ALL_STATS if k in want and k not in stats]
