@@ -15,7 +15,9 @@ tile and uses
     dA = scale\, dS\, C,\quad dC = scale\, dS^\top A,\quad
     d\,scale = \textstyle\sum_i \langle (dS\, C)_i, a_i \rangle .
 
-Triton is imported lazily, on the first call. ``CONTRASTKIT_TRITON=0`` turns the fused path off.
+Triton is imported lazily, on the first call. Because the kernels have not yet run on a GPU, the
+fused path is opt-in on CUDA: ``CONTRASTKIT_TRITON=1`` turns it on (the torch streaming path, tested
+against the reference in CI, is the default); ``CONTRASTKIT_TRITON=0`` keeps it off everywhere.
 Setting ``CONTRASTKIT_TRITON_INTERPRET=1`` (together with Triton's own ``TRITON_INTERPRET=1``, set
 before Triton is imported) lets CPU tensors take this path under the Triton interpreter: that is how
 it is tested without a GPU. The kernels have not yet been run on a GPU.
@@ -52,10 +54,11 @@ def triton_applicable(anchors: Tensor, candidates: Tensor, structure: PairStruct
                       row_want: frozenset[str], col_want: frozenset[str],
                       row_negatives: Tensor | None) -> bool:
     """Whether this call is in the subset the fused kernels compute (see the module docstring)."""
-    if os.environ.get("CONTRASTKIT_TRITON") == "0":
+    switch = os.environ.get("CONTRASTKIT_TRITON")
+    if switch == "0":
         return False
     device = anchors.device.type
-    if device != "cuda" and not (device == "cpu" and _interpret_opt_in()):
+    if not ((device == "cuda" and switch == "1") or (device == "cpu" and _interpret_opt_in())):
         return False
     if row_negatives is not None or not (row_want | col_want) or not (row_want | col_want) <= {"lse_all"}:
         return False
