@@ -90,11 +90,13 @@ def check_options(target: Callable, section: str, options: dict) -> tuple[list[s
     """Reject config keys that ``target`` does not accept, naming the key and the accepted ones."""
     named, accepts_any = accepted_keywords(target)
     if not accepts_any:
+        expected = f"one of {named}" if named else "none: it takes no extra options"
         for key, value in options.items():
             if key not in named:
                 raise ConfigError(
                     f"{section}.{key} = {value!r}: unknown key for "
-                    f"{getattr(target, '__name__', target)}; expected one of {named}"
+                    f"{getattr(target, '__name__', target).lstrip('_')}; its own keys: {expected} "
+                    f"(section keys: `contrastkit recipes --keys`)"
                 )
     return named, accepts_any
 
