@@ -44,3 +44,16 @@ def grads(fn, *inputs):
     leaves = [x.detach().clone().requires_grad_(True) for x in inputs]
     out = fn(*leaves)
     return out.detach(), torch.autograd.grad(out, leaves)
+
+
+#: ``(call, argument named in the error)`` for losses called as ``loss(z1, z2)`` with ``N >= 2``.
+TWO_VIEW_BAD_INPUTS = [
+    (lambda l: l(randn(4, 3), randn(5, 3)), "z2"),
+    (lambda l: l(randn(4, 3), randn(4, 2)), "z2"),
+    (lambda l: l(randn(4), randn(4)), "z1"),
+    (lambda l: l(randn(4, 3), randn(4, 3, 1)), "z2"),
+    (lambda l: l(randn(1, 3), randn(1, 3)), "z1"),
+    (lambda l: l(torch.full((4, 3), float("nan")), randn(4, 3)), "z1"),
+    (lambda l: l(randn(4, 3), randn(4, 3).index_fill(0, torch.tensor([1]), float("inf"))), "z2"),
+    (lambda l: l(randn(4, 3), torch.ones(4, 3, dtype=torch.long)), "z2"),
+]

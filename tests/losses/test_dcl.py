@@ -8,7 +8,7 @@ import torch
 
 from contrastkit.losses import DCL, DCLW
 from tests.anchors import lightly_loss
-from tests.helpers import assert_close, grads, randn, unit
+from tests.helpers import TWO_VIEW_BAD_INPUTS, assert_close, grads, randn, unit
 
 
 def ref_dcl(z1, z2, tau, sigma=None, detach_weight=True):
@@ -129,16 +129,7 @@ def test_matches_lightly(name, ours, kwargs):
         assert_close(a, b)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda l: l(randn(4, 3), randn(5, 3)), "z2"),
-    (lambda l: l(randn(4, 3), randn(4, 2)), "z2"),
-    (lambda l: l(randn(4), randn(4)), "z1"),
-    (lambda l: l(randn(4, 3), randn(4, 3, 1)), "z2"),
-    (lambda l: l(randn(1, 3), randn(1, 3)), "z1"),
-    (lambda l: l(torch.full((4, 3), float("nan")), randn(4, 3)), "z1"),
-    (lambda l: l(randn(4, 3), randn(4, 3).index_fill(0, torch.tensor([1]), float("inf"))), "z2"),
-    (lambda l: l(randn(4, 3), torch.ones(4, 3, dtype=torch.long)), "z2"),
-])
+@pytest.mark.parametrize("call, match", TWO_VIEW_BAD_INPUTS)
 @pytest.mark.parametrize("cls", [DCL, DCLW])
 def test_bad_input(call, match, cls):
     with pytest.raises(ValueError, match=match):

@@ -12,7 +12,7 @@ import torch
 
 from contrastkit.losses import MACL
 from tests.anchors import lightly_loss
-from tests.helpers import assert_close, grads, randn, unit
+from tests.helpers import TWO_VIEW_BAD_INPUTS, assert_close, grads, randn, unit
 
 
 def ref_macl(z1, z2, tau0, alpha, a0, eps=1e-8):
@@ -100,14 +100,7 @@ def test_non_positive_adaptive_temperature_raises():
         MACL(alpha=1.0, a0=1.0)(z1, -z1)
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda l: l(randn(4, 3), randn(5, 3)), "z2"),
-    (lambda l: l(randn(4, 3), randn(4, 2)), "z2"),
-    (lambda l: l(randn(4), randn(4)), "z1"),
-    (lambda l: l(randn(1, 3), randn(1, 3)), "z1"),
-    (lambda l: l(torch.full((4, 3), float("nan")), randn(4, 3)), "z1"),
-    (lambda l: l(randn(4, 3), randn(4, 3).index_fill(0, torch.tensor([1]), float("inf"))), "z2"),
-])
+@pytest.mark.parametrize("call, match", TWO_VIEW_BAD_INPUTS)
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=f"^{match}:"):
         call(MACL())
