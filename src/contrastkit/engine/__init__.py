@@ -34,19 +34,12 @@ def check_backend(backend: str) -> str:
 
 def resolve_backend(backend: str, num_anchors: int, num_candidates: int, dim: int,
                     device: torch.device) -> str:
-    """Pick a concrete backend name; ``auto`` streams once the materialised path would be large."""
+    """Pick a concrete backend name; ``auto`` streams once the materialised path would be large
+    (the rule of :mod:`.selection`: estimated memory of the materialised path)."""
     check_backend(backend)
     if backend == "auto":
-        return "streaming" if "streaming" in BACKENDS and num_anchors * num_candidates > 0 and \
-            _auto_prefers_streaming(num_anchors, num_candidates, dim, device) else "reference"
-    if backend not in BACKENDS:
-        raise ValueError(f"backend: {backend!r} is not available in this installation")
+        return "streaming" if prefers_streaming(num_anchors, num_candidates, dim, device) else "reference"
     return backend
-
-
-def _auto_prefers_streaming(n: int, m: int, d: int, device: torch.device) -> bool:
-    """The selection rule of :mod:`.selection` (estimated memory of the materialised path)."""
-    return prefers_streaming(n, m, d, device)
 
 
 def pair_statistics(

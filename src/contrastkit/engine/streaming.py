@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._index_positives import index_positive_stats
+from ._index_positives import index_positive_stats, label_fast_applicable, label_positive_stats
 from ._plain_tiles import ShiftedOperands, TileBuffers, plain_forward, plain_gradient
 from ._sides import DEFAULT_TILE, POSITIVE_STATS, SideGradients, SideSums, StreamingPlan
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
@@ -199,6 +199,13 @@ def streaming_pair_statistics(anchors: Tensor, candidates: Tensor, structure: Pa
         bound=logit_bound(anchors, candidates, row_negatives, float(scale_t.detach())),
     )
     stats: dict[str, Tensor] = {}
+    if label_fast_applicable(plan.structure, plan.row_want, plan.col_want):
+        stats = label_positive_stats(anchors, candidates, plan.structure, plan.row_want & POSITIVE_STATS,
+                                     scale, accumulation_dtype(anchors))
+        # What remains (lse_all) keeps every pair but self: labels no longer matter to the tiles.
+        remaining = PairStructure(structure.num_anchors, structure.num_candidates,
+                                  self_index=plan.structure.self_index)
+        plan = replace(plan, structure=remaining, row_want=plan.row_want - POSITIVE_STATS)
     if TileClassifier(plan.structure).sparse and (plan.row_want | plan.col_want) & POSITIVE_STATS:
         stats = index_positive_stats(anchors, candidates, plan.structure, plan.row_want & POSITIVE_STATS,
                                      plan.col_want & POSITIVE_STATS, scale,
