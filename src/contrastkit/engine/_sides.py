@@ -12,7 +12,7 @@ from .structure import PairStructure
 
 POSITIVE_STATS = frozenset({"pos_sum", "pos_count", "pos_lse"})
 #: default tile edge (rows and columns) per device type.
-DEFAULT_TILE = {"cpu": 2048, "cuda": 4096}
+DEFAULT_TILE = {"cpu": 1024, "cuda": 4096}
 
 
 @dataclass(frozen=True)
