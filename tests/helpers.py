@@ -57,3 +57,12 @@ TWO_VIEW_BAD_INPUTS = [
     (lambda l: l(randn(4, 3), randn(4, 3).index_fill(0, torch.tensor([1]), float("inf"))), "z2"),
     (lambda l: l(randn(4, 3), torch.ones(4, 3, dtype=torch.long)), "z2"),
 ]
+
+
+def assert_same(ours, ref, *inputs):
+    """``ours(*inputs)`` equals ``ref(*inputs)`` in value and in the gradient of every input."""
+    value, g = grads(ours, *inputs)
+    ref_value, ref_g = grads(ref, *inputs)
+    assert_close(value, ref_value)
+    for a, b in zip(g, ref_g):
+        assert_close(a, b)

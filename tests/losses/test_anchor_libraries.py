@@ -10,21 +10,13 @@ import torch.nn.functional as F
 
 from contrastkit.losses import CLIPLoss, NTXent, SigLIP, SupCon
 from tests.anchors import lightly_loss, open_clip_loss, pml_losses
-from tests.helpers import assert_close, grads, randn
+from tests.helpers import assert_close, assert_same, randn
 
 
 def require(module, library):
     if module is None:
         pytest.skip(f"{library} is not installed")
     return module
-
-
-def assert_same(ours, theirs, *inputs):
-    value, g = grads(ours, *inputs)
-    ref_value, ref_g = grads(theirs, *inputs)
-    assert_close(value, ref_value)
-    for a, b in zip(g, ref_g):
-        assert_close(a, b)
 
 
 @pytest.mark.parametrize("n, d, temperature", [(4, 3, 0.5), (9, 6, 0.1)])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from contrastkit.losses import LightGCLContrastive, bpr_loss
-from tests.helpers import assert_close, grads, randn
+from tests.helpers import assert_close, assert_same, randn
 
 
 def ref_node_terms(svd_view, main_view, index, tau):
@@ -38,14 +38,6 @@ def graph_inputs(num_users, num_items, d, seed, spread=0.3):
     user_index = torch.randint(0, num_users, (5,), generator=g)
     item_index = torch.randint(0, num_items, (6,), generator=g)  # duplicates count, like pos ++ neg
     return tables, user_index, item_index
-
-
-def assert_same(ours, ref, *inputs):
-    value, g = grads(ours, *inputs)
-    ref_value, ref_g = grads(ref, *inputs)
-    assert_close(value, ref_value)
-    for a, b in zip(g, ref_g):
-        assert_close(a, b)
 
 
 @pytest.mark.parametrize("num_users, num_items, d", [(3, 4, 2), (7, 9, 5)])
