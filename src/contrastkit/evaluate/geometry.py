@@ -30,9 +30,9 @@ def uniformity(x, t: float = 2, *, tile_size: int | None = None) -> float:
     r"""Uniformity (Wang & Isola, 2020, arXiv:2005.10242):
     :math:`\log\frac{2}{N(N-1)}\sum_{i<j}e^{-t\lVert\hat x_i-\hat x_j\rVert^2}`; lower is better.
 
-    Streamed over ``tile_size`` x ``tile_size`` tiles with a log-sum-exp (memory
-    ``O(N d + tile^2)``), so it stays finite (``>= -4t``) where ``mean(exp(.))`` underflows. Same
-    computation as :func:`contrastkit.losses.uniformity`.
+    :func:`contrastkit.losses.uniformity` without gradient: one engine log-sum-exp statistic, streamed
+    over tiles for large ``N`` (memory ``O(N d + tile^2)``; ``tile_size`` forces the streaming
+    backend), so it stays finite (``>= -4t``) where ``mean(exp(.))`` underflows.
     """
     x = as_embeddings("x", x)
     with torch.no_grad():
