@@ -18,7 +18,9 @@ from tests.recipes.tiny import write_tiny
 
 
 class Points:
-    """48 random 6-d points; ``batch`` returns ``(inputs, labels)`` like the trainer's data sources."""
+    """48 random 6-d points; ``batch`` returns ``{"anchor": inputs}`` like the trainer's data sources."""
+
+    fields = ("anchor",)
 
     def __init__(self):
         self.x = randn(48, 6, seed=1, dtype=torch.float32)
@@ -27,7 +29,7 @@ class Points:
         return len(self.x)
 
     def batch(self, indices):
-        return self.x[indices], None
+        return {"anchor": self.x[indices]}
 
 
 def noisy_views(x, generator):

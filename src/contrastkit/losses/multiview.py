@@ -8,6 +8,7 @@ within-instance Gram matrix; the negatives' log-sum-exps come from the engine.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -50,6 +51,8 @@ class MultiViewInfoNCE(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+
+    field_inputs: ClassVar[dict] = {"views": "*"}  # all views of the input, stacked (N, V, d)
 
     def __init__(self, temperature: float = 1.0, **options):
         super().__init__(temperature, **options)
@@ -99,6 +102,8 @@ class MVDHEL(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+
+    field_inputs: ClassVar[dict] = {"views": "*"}  # all views of the input, stacked (N, V, d)
 
     def __init__(self, temperature: float = 0.2, **options):
         super().__init__(temperature, **options)
@@ -153,6 +158,8 @@ class PolyView(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+
+    field_inputs: ClassVar[dict] = {"views": "*"}  # all views of the input, stacked (N, V, d)
 
     def __init__(self, temperature: float = 0.2, aggregation: str = "geometric", **options):
         super().__init__(temperature, **options)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
@@ -52,6 +54,8 @@ class SupCon(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+
+    field_inputs: ClassVar[dict] = {"features": "*", "labels": "label"}  # (N, V, d) views, labels
 
     def __init__(self, temperature: float = 0.1, base_temperature: float | None = None,
                  no_positive: str = "error", **options):

@@ -90,6 +90,8 @@ DATA_SOURCES.register(
     "synthetic_interactions", clustered_interactions, "seeded user-item graph with taste clusters (generated)"
 )
 DATA_SOURCES.register("interactions", _interactions, "user-item pairs: csv / tsv / parquet / RecBole .inter")
+DATA_SOURCES.register("file", "contrastkit.data.field_files:read_fields",
+                      "jsonl / csv / tsv / parquet columns mapped to fields ([data.fields] anchor = \"q\")")
 DATA_SOURCES.register("texts", _texts, "text column (+ label_column) of a jsonl / csv / parquet file")
 
 VIEWS.register("image", ImageViews, "random resized crop, rotation, flip, jitter, noise, erasing (batched)")
