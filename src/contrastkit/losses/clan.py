@@ -31,10 +31,10 @@ class CLAN(nn.Module):
     with :math:`p = 2` if ``squared`` else 1, :math:`S = \{(i, j): d(z_i, z_j)^p > \epsilon\}` and
     :math:`H = \{(i, j): [m - d(z_i, \tilde z_j)]_+^p > \epsilon\}`; sums run over all ordered pairs
     (``i = j`` included); :math:`|S|` and :math:`|H|` count at least 1 (the official code lets an
-    empty set divide by :math:`\epsilon`). All benign samples ``z`` are mutual positives; every augmented sample
-    ``z_aug`` is a negative of every benign one, pushed beyond the margin. Each term is averaged
-    over its **active** pairs only (the counts carry no gradient), as the official code. Not an
-    InfoNCE: the ``N x N`` and ``N x M`` distance matrices are materialised. Only the official
+    empty set divide by :math:`\epsilon`). All benign samples ``z`` are mutual positives; every
+    augmented sample ``z_aug`` is a negative of every benign one, pushed beyond the margin. Each
+    term is averaged over its **active** pairs only (the counts carry no gradient), as the official
+    code. Not an InfoNCE: the ``N x N`` and ``N x M`` distance matrices are materialised. Only the official
     code's default cosine distance is provided (its Euclidean option is not).
 
     Args:
