@@ -22,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .._atomic import atomic_write, atomic_write_json
+from .._paths import confined
 
 PATTERN = re.compile(r"^step-(\d{8})\.json$")
 
@@ -97,23 +98,12 @@ def save_checkpoint(
     return atomic_write_json(folder / f"{stem}.json", meta)
 
 
-def confined(folder: Path, name, what: str) -> Path:
-    """``folder / name`` for a plain file name that stays inside ``folder``; ``ValueError`` for an
-    absolute path, a path with separators or ``..``, or a link out of ``folder``."""
-    if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
-        raise ValueError(f"{what}: {name!r} is not a plain file name inside {folder}")
-    path = folder / name
-    if path.resolve().parent != folder.resolve():
-        raise ValueError(f"{what}: {name!r} resolves outside {folder}")
-    return path
-
-
 def checkpoint_problem(folder: Path, json_path: Path, verify: bool) -> str | None:
     """Why the checkpoint described by ``json_path`` cannot be loaded, or ``None``. The size is
     always checked, the SHA-256 only when ``verify`` (it reads the whole file)."""
     try:
         meta = json.loads(json_path.read_text())
-        weights = confined(folder, meta["tensors"], "tensors")
+        weights = confined(folder, meta["tensors"], "tensors", plain=True)
         size, sha256 = meta["size"], meta["sha256"]
     except KeyError as err:
         return f"its JSON lacks the key {err}"
@@ -178,7 +168,7 @@ def load_checkpoint(folder: str | Path, step: int | None = None,
 
 def _load(folder: Path, json_path: Path) -> tuple[dict, dict]:
     meta = json.loads(json_path.read_text())
-    return load_file(str(confined(folder, meta["tensors"], "tensors"))), meta
+    return load_file(str(confined(folder, meta["tensors"], "tensors", plain=True))), meta
 
 
 def model_state(tensors: dict) -> dict:
