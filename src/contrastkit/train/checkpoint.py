@@ -159,7 +159,7 @@ def load_checkpoint(folder: str | Path, step: int | None = None,
         problem = checkpoint_problem(folder, found[candidate], verify=True)
         if problem is None:
             if skipped:
-                note(f"skipped {'; '.join(skipped)}; resuming from step-{candidate:08d}")
+                note(f"skipped checkpoint {'; '.join(skipped)}; resuming from step-{candidate:08d}")
             return _load(folder, found[candidate])
         skipped.append(f"step-{candidate:08d} ({problem})")
     detail = f": {'; '.join(skipped)}" if skipped else ""
