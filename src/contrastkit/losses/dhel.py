@@ -164,7 +164,8 @@ class KCL(nn.Module):
         if self.kernel.endswith("riesz") and self.t > 0:
             rows, cols = torch.triu_indices(u.shape[0], u.shape[0], offset=1)
             for name, x in (("z1", u), ("z2", v)):
-                check_no_coincidence(distances[name], x.detach().pow(2).sum(dim=1).max(),
+                scale = x.detach().pow(2).sum(dim=1).max()
+                check_no_coincidence(distances[name], scale.clamp(min=1) if self.normalize else scale,
                                      lambda k, n=name: f"{n}: rows {rows[k]} and {cols[k]} coincide")
             if self.kernel == "riesz":
                 check_no_coincidence(aligned, torch.zeros((), dtype=aligned.dtype),

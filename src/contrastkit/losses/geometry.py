@@ -58,7 +58,10 @@ def alignment(x: Tensor, y: Tensor, alpha: float = 2) -> Tensor:
     check_nonzero_rows("y", y)
     x_hat, y_hat = normalize(x), normalize(y)
     squared = (x_hat - y_hat.to(x_hat.dtype)).pow(2).sum(dim=1)  # (N,)
-    return squared.pow(alpha / 2).mean()
+    # r^alpha has an infinite slope at r = 0 for alpha < 2 (NaN through the chain rule): a pair
+    # that already coincides is at the minimum, so clamp it to the smallest normal number (zero
+    # gradient there; the value changes by at most tiny^(alpha/2))
+    return squared.clamp(min=torch.finfo(squared.dtype).tiny).pow(alpha / 2).mean()
 
 
 def uniformity(x: Tensor, t: float = 2, *, tile_size: int | None = None) -> Tensor:
