@@ -86,9 +86,14 @@ def reduce(per_anchor: Tensor, reduction: str) -> Tensor:
 
 def normalize(x: Tensor, enabled: bool = True) -> Tensor:
     """``x / max(||x||_2, 1e-12)`` along the last dimension (FORMULAS.md section 0), computed in
-    float32 (float64 stays float64) so that half-precision inputs lose nothing before the engine."""
+    float32 (float64 stays float64) so that half-precision inputs lose nothing before the engine.
+    Rows whose largest entry exceeds 1 are first divided by it (a detached constant: the result
+    and its gradient are unchanged) so that ``||x||^2`` cannot overflow to inf and give 0."""
     x = x.to(accumulation_dtype(x))
-    return F.normalize(x, dim=-1, eps=1e-12) if enabled else x
+    if not enabled:
+        return x
+    largest = x.detach().abs().amax(dim=-1, keepdim=True).clamp(min=1)
+    return F.normalize(x / largest, dim=-1, eps=1e-12)
 
 
 class Temperature(nn.Module):

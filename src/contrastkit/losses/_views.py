@@ -12,10 +12,16 @@ from ._common import ContrastiveLoss, check_same_shape
 
 def check_min_rows(name: str, x: Tensor, minimum: int) -> None:
     """Raise ``ValueError`` naming ``name`` when ``x`` has fewer than ``minimum`` rows (instances)."""
-    if x.shape[0] < minimum:
+    check_instances(name, x.shape[0], minimum)
+
+
+def check_instances(name: str, count: int, minimum: int = 2, hint: str = "") -> None:
+    """The one N = 1 rule of every loss that needs negatives: fewer than ``minimum`` instances
+    (counted over every rank when gathered) is a ``ValueError`` naming ``name``, never a silent 0."""
+    if count < minimum:
         raise ValueError(
             f"{name}: expected at least {minimum} instances (the loss needs negatives), "
-            f"got {x.shape[0]}"
+            f"got {count}{hint}"
         )
 
 

@@ -7,6 +7,7 @@ from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
 from ._common import ContrastiveLoss, check_feature_dim, check_index_vector, dense_codes
+from ._views import check_instances
 
 
 class InfoNCE(ContrastiveLoss):
@@ -43,7 +44,8 @@ class InfoNCE(ContrastiveLoss):
         Scalar float32 tensor (float64 for float64 inputs) for ``mean``/``sum``.
     Raises:
         ValueError: names the argument, for a bad shape, non-finite input, ``temperature <= 0``,
-        labels/ids of the wrong length.
+        labels/ids of the wrong length, or a single instance (``N = 1`` over every rank) and no
+        extra ``negatives``.
     """
 
     supports_gather_distributed = True
@@ -88,6 +90,8 @@ class InfoNCE(ContrastiveLoss):
         gather_queries = self.symmetric and self.gather_distributed
         (keys, all_queries, all_labels, all_ids), rows = self.gather(
             k, q if gather_queries else None, labels, ids)
+        extra = num_extra + (0 if per_anchor is None else per_anchor.shape[1])
+        check_instances("query", rows.total + extra, hint=" and no extra negatives" if not extra else "")
         local = slice(rows.offset, rows.offset + n)
         no_label = torch.full((num_extra,), -1, dtype=torch.long, device=device)
         rules: dict[str, Tensor] = {"pos_index": torch.arange(rows.offset, rows.offset + n, device=device)}

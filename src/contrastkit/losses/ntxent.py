@@ -8,6 +8,7 @@ from torch import Tensor
 from ..engine import PairStructure, pair_statistics
 from ..scale.distributed import RankRows
 from ._common import ContrastiveLoss
+from ._views import check_instances
 
 
 def two_view_structure(n: int, device: torch.device, offset: int = 0, total: int | None = None
@@ -64,6 +65,7 @@ class NTXent(ContrastiveLoss):
         if v.shape != u.shape:
             raise ValueError(f"z2: shape {tuple(v.shape)} does not match z1's {tuple(u.shape)}")
         z, candidates, structure, rows = two_view_candidates(self, u, v)
+        check_instances("z1", rows.total // 2)  # rows hold both views
         stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         return self.reduce_rows(stats.lse_all - stats.pos_sum, rows)

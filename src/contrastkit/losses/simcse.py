@@ -9,6 +9,7 @@ from torch import Tensor
 
 from ..engine import PairStructure, pair_statistics
 from ._common import ContrastiveLoss, check_same_shape
+from ._views import check_instances
 
 
 class SupervisedSimCSE(ContrastiveLoss):
@@ -71,6 +72,8 @@ class SupervisedSimCSE(ContrastiveLoss):
             h_neg = self.prepare("hard_negative", hard_negative)
             check_same_shape("anchor", h, "hard_negative", h_neg)
         (all_pos, all_neg), rows = self.gather(h_pos, h_neg)
+        if hard_negative is None:
+            check_instances("anchor", rows.total, hint=" and no hard_negative")
         mine = torch.arange(rows.offset, rows.offset + n, device=h.device)  # our rows among the gathered
         if hard_negative is None:
             structure = PairStructure(n, rows.total, pos_index=mine)

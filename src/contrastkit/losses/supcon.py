@@ -10,6 +10,7 @@ from torch import Tensor
 from ..engine import PairStructure, pair_statistics
 from ..scale.distributed import rank, world_size
 from ._common import ContrastiveLoss, check_index_vector, check_positive_float, dense_codes
+from ._views import check_instances
 
 NO_POSITIVE = ("error", "ignore", "zero")
 
@@ -86,6 +87,7 @@ class SupCon(ContrastiveLoss):
             instance = torch.arange(n, device=device)
             labels = instance * world_size() + rank() if self.gather_distributed else instance
         (candidates, all_labels), rows = self.gather(z, labels.repeat(views))
+        check_instances("features", rows.total // views)
         (codes,) = dense_codes(all_labels)
         local = torch.arange(rows.offset, rows.offset + n * views, device=device)
         # a row has a positive iff its label occurs twice: known for every rank's rows alike, so

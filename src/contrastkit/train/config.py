@@ -52,6 +52,16 @@ class RunSection(Section):
     deterministic: bool = Field(True, description="deterministic algorithms (bitwise resume on CPU)")
     threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        # the run folder is output_dir/<name>-<time>: a separator or .. would put it elsewhere
+        if value is not None and (not value.strip() or value in (".", "..")
+                                  or any(c in value for c in "/\\\0\n\r")):
+            raise ValueError("expected a plain name without path separators (/ or \\), "
+                             "line breaks or '..'")
+        return value
+
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
