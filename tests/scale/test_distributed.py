@@ -123,6 +123,19 @@ GATHERED = {
                  lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
     "weighted_batch": (lambda g: WeightedInfoNCE(0.2, normalizer="batch", gather_distributed=g),
                        lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
+    # false-negative filtering: the rule is per local anchor, against every rank's candidates
+    "infonce_false_negatives": (lambda g: InfoNCE(0.3, symmetric=True, false_negative_margin=0.1,
+                                                  false_negative_threshold=0.6, gather_distributed=g),
+                                lambda f, q, k, d, p: f(q, k, negatives=d["negatives"])),
+    "supcon_false_negatives": (lambda g: SupCon(0.2, false_negative_margin=0.2, backend="streaming",
+                                                tile_size=3, gather_distributed=g),
+                               lambda f, q, k, d, p: f(pair(q, k), d["labels"][p])),
+    "mv_infonce_false_negatives": (lambda g: MultiViewInfoNCE(0.5, false_negative_margin=0.3,
+                                                              gather_distributed=g),
+                                   lambda f, q, k, d, p: f(three(q, k))),
+    "simcse_false_negatives": (lambda g: SupervisedSimCSE(0.1, hard_negative_weight=0.5,
+                                                          false_negative_threshold=0.3, gather_distributed=g),
+                               lambda f, q, k, d, p: f(q, k, q - 2 * k)),
 }
 
 

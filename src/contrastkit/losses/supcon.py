@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ..scale.distributed import rank, world_size
 from ._common import ContrastiveLoss, check_index_vector, check_positive_float, dense_codes
+from ._false_negatives import statistics
 
 NO_POSITIVE = ("error", "ignore", "zero")
 
@@ -52,6 +53,7 @@ class SupCon(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.1, base_temperature: float | None = None,
                  no_positive: str = "error", **options):
@@ -98,7 +100,7 @@ class SupCon(ContrastiveLoss):
             )
         structure = PairStructure(n * views, rows.total, self_index=local,
                                   anchor_labels=codes[local], candidate_labels=codes)
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
+        stats = statistics(self, z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
                                 scale=self.temperature.scale(), **self.engine_options())
         has_positive = stats.pos_count > 0
         per_anchor = stats.lse_all - stats.pos_sum / stats.pos_count.clamp(min=1)
