@@ -20,6 +20,7 @@ from contrastkit.losses import (
     DHEL,
     MACL,
     MVDHEL,
+    BarlowTwins,
     CLIPLoss,
     DebiasedContrastive,
     HardNegativeContrastive,
@@ -31,6 +32,7 @@ from contrastkit.losses import (
     SigLIP,
     SupCon,
     SupervisedSimCSE,
+    VICReg,
     WeightedInfoNCE,
 )
 from contrastkit.scale import GradCache, Queue, all_gather_with_grad, gather_rows
@@ -123,6 +125,9 @@ GATHERED = {
                  lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
     "weighted_batch": (lambda g: WeightedInfoNCE(0.2, normalizer="batch", gather_distributed=g),
                        lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
+    # batch statistics (cross-correlation, variance, covariance) over the global batch
+    "barlow_twins": (lambda g: BarlowTwins(0.05, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "vicreg": (lambda g: VICReg(gather_distributed=g), lambda f, q, k, d, p: f(0.3 * q, 0.3 * q + 0.1 * k)),
     # false-negative filtering: the rule is per local anchor, against every rank's candidates
     "infonce_false_negatives": (lambda g: InfoNCE(0.3, symmetric=True, false_negative_margin=0.1,
                                                   false_negative_threshold=0.6, gather_distributed=g),

@@ -1,5 +1,6 @@
 """The contrastive objective catalogue: each loss a short formula over :mod:`contrastkit.engine`."""
 
+from .barlow_twins import BarlowTwins
 from .clan import CLAN
 from .clip import CLIPLoss
 from .dcl import DCL, DCLW
@@ -11,11 +12,13 @@ from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
+from .negative_cosine import NegativeCosine
 from .ntxent import NTXent
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
 from .supcon import SupCon
 from .triplet import TripletMargin
+from .vicreg import VICReg
 from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
@@ -26,6 +29,7 @@ __all__ = [
     "KCL",
     "MACL",
     "MVDHEL",
+    "BarlowTwins",
     "CLIPLoss",
     "DebiasedContrastive",
     "HardNegativeContrastive",
@@ -34,11 +38,13 @@ __all__ = [
     "MeanShifted",
     "MultiViewInfoNCE",
     "NTXent",
+    "NegativeCosine",
     "PolyView",
     "SigLIP",
     "SupCon",
     "SupervisedSimCSE",
     "TripletMargin",
+    "VICReg",
     "WeightedInfoNCE",
     "alignment",
     "bpr_loss",
