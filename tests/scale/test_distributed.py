@@ -20,6 +20,7 @@ from contrastkit.losses import (
     DHEL,
     MACL,
     MVDHEL,
+    NNCLR,
     BarlowTwins,
     CLIPLoss,
     DebiasedContrastive,
@@ -32,6 +33,7 @@ from contrastkit.losses import (
     SigLIP,
     SupCon,
     SupervisedSimCSE,
+    SwAV,
     VICReg,
     WeightedInfoNCE,
 )
@@ -128,6 +130,12 @@ GATHERED = {
     # batch statistics (cross-correlation, variance, covariance) over the global batch
     "barlow_twins": (lambda g: BarlowTwins(0.05, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
     "vicreg": (lambda g: VICReg(gather_distributed=g), lambda f, q, k, d, p: f(0.3 * q, 0.3 * q + 0.1 * k)),
+    "swav": (lambda g: (torch.manual_seed(0), SwAV(DIM, num_prototypes=5, gather_distributed=g))[1],
+             lambda f, q, k, d, p: f([q, k, q - k])),
+    "swav_one_global": (lambda g: (torch.manual_seed(1), SwAV(DIM, num_prototypes=4, num_global_crops=1,
+                                                              gather_distributed=g))[1],
+                        lambda f, q, k, d, p: f([q, k, 2 * q + k])),
+    "nnclr": (lambda g: NNCLR(DIM, support_size=8, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
     # false-negative filtering: the rule is per local anchor, against every rank's candidates
     "infonce_false_negatives": (lambda g: InfoNCE(0.3, symmetric=True, false_negative_margin=0.1,
                                                   false_negative_threshold=0.6, gather_distributed=g),

@@ -13,10 +13,12 @@ from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
 from .negative_cosine import NegativeCosine
+from .nnclr import NNCLR
 from .ntxent import NTXent
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
 from .supcon import SupCon
+from .swav import SwAV
 from .triplet import TripletMargin
 from .vicreg import VICReg
 from .weighted_infonce import WeightedInfoNCE
@@ -29,6 +31,7 @@ __all__ = [
     "KCL",
     "MACL",
     "MVDHEL",
+    "NNCLR",
     "BarlowTwins",
     "CLIPLoss",
     "DebiasedContrastive",
@@ -43,6 +46,7 @@ __all__ = [
     "SigLIP",
     "SupCon",
     "SupervisedSimCSE",
+    "SwAV",
     "TripletMargin",
     "VICReg",
     "WeightedInfoNCE",
