@@ -3,6 +3,7 @@
 from .barlow_twins import BarlowTwins
 from .clan import CLAN
 from .clip import CLIPLoss
+from .cluster_ns import ClusterNS
 from .dcl import DCL, DCLW
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
@@ -11,6 +12,7 @@ from .infonce import InfoNCE
 from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
+from .moco_hnf import MoCoHNF
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
 from .negative_cosine import NegativeCosine
 from .nnclr import NNCLR
@@ -34,11 +36,13 @@ __all__ = [
     "NNCLR",
     "BarlowTwins",
     "CLIPLoss",
+    "ClusterNS",
     "DebiasedContrastive",
     "HardNegativeContrastive",
     "InfoNCE",
     "LightGCLContrastive",
     "MeanShifted",
+    "MoCoHNF",
     "MultiViewInfoNCE",
     "NTXent",
     "NegativeCosine",
