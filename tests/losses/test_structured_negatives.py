@@ -56,11 +56,12 @@ def test_moco_hnf_bad_input():
 
 def ref_cluster_ns(h, hp, centroids):
     h, hp, c = unit(h), unit(hp), unit(centroids)
+    score = (h @ c.T).detach()
     total = 0.0
     for i in range(h.shape[0]):
-        own = max(range(c.shape[0]), key=lambda j: float((h[i] @ c[j]).detach()))
-        mine = [max(range(c.shape[0]), key=lambda j: float((h[b] @ c[j]).detach())) for b in range(h.shape[0])]
-        other = max((j for j in range(c.shape[0]) if j != own), key=lambda j: float((h[i] @ c[j]).detach()))
+        own = max(range(c.shape[0]), key=lambda j: float(score[i, j]))
+        mine = [max(range(c.shape[0]), key=lambda j: float(score[b, j])) for b in range(h.shape[0])]
+        other = max((j for j in range(c.shape[0]) if j != own), key=lambda j: float(score[i, j]))
         terms = [h[i] @ hp[j] / TAU for j in range(h.shape[0]) if j == i or mine[j] != own]
         terms.append(h[i] @ c[other] / TAU)
         total = total + torch.logsumexp(torch.stack(terms), 0) - h[i] @ hp[i] / TAU
