@@ -18,6 +18,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ._index_positives import index_positive_stats, label_fast_applicable, label_positive_stats
+from ._pair_tiles import pair_fast_applicable, pair_forward, pair_gradient
 from ._plain_tiles import ShiftedOperands, TileBuffers, plain_forward, plain_gradient
 from ._sides import DEFAULT_TILE, POSITIVE_STATS, SideGradients, SideSums, StreamingPlan
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
@@ -60,8 +61,9 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
     fast = plan.plain_fast(plan.row_want | plan.col_want)
     fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
+    pairs = pair_fast_applicable(plan.row_want, plan.col_want, plan.bound, bias)
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
-    ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
+    ops = ShiftedOperands(a, c, scale, plan.shift) if fast or pairs else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block = a[r0:r1]
@@ -71,6 +73,9 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
                 plain_forward(ops, (r0, r1, c0, c1), sides, buffers, masks)
+                continue
+            if pairs and (masks is None or isinstance(masks, SparseTile)):
+                pair_forward(ops, (r0, r1, c0, c1), sides, buffers, bias, masks)
                 continue
             s = torch.mm(a_block, c[c0:c1].T).mul_(scale)  # (T, T)
             reduce_tile(TileLogits(s, _ceiling_masks(plan, masks, s, r0, r1, scale, rows)), sides, bias)
@@ -104,8 +109,9 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
                for g in (rows, cols))
     fast_sparse = fast and all(g is None or (g.pos_sum is None and all(w != "pos" for w, *_ in g.lse_terms))
                                for g in (rows, cols))
+    pairs = pair_fast_applicable(plan.row_want, plan.col_want, plan.bound, bias)
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
-    ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
+    ops = ShiftedOperands(a, c, scale, plan.shift) if fast or pairs else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block, d_block = a[r0:r1], d_a[r0:r1]
@@ -116,6 +122,8 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
                 d_s = plain_gradient(ops, (r0, r1, c0, c1), sides, buffers, masks)
                 d_b = None
+            elif pairs and (masks is None or isinstance(masks, SparseTile)):
+                d_s, d_b = pair_gradient(ops, (r0, r1, c0, c1), sides, buffers, bias, masks)
             else:
                 s = torch.mm(a_block, c[c0:c1].T).mul_(scale)
                 d_s, d_b = tile_gradient(TileLogits(s, _ceiling_masks(plan, masks, s, r0, r1, scale)), sides,
