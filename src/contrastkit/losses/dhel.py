@@ -51,6 +51,8 @@ class DHEL(ContrastiveLoss):
 
     supports_gather_distributed = True
 
+    supports_false_negatives = True
+
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, **options):
         super().__init__(temperature, **options)
         self.include_augs = bool(include_augs)
@@ -58,9 +60,10 @@ class DHEL(ContrastiveLoss):
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
         (all_u, all_v), rows = self.gather(u, v if self.include_augs else None)
-        loss = -(u * v).sum(dim=1) * self.temperature.scale() + same_view_energy(self, u, all_u, rows)
+        aligned = (u * v).sum(dim=1)
+        loss = -aligned * self.temperature.scale() + same_view_energy(self, u, all_u, rows, aligned)
         if self.include_augs:
-            loss = loss + same_view_energy(self, v, all_v, rows)
+            loss = loss + same_view_energy(self, v, all_v, rows, aligned)
         return self.reduce_rows(loss, rows)
 
     def extra_repr(self) -> str:

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
-from ..engine.reference import accumulation_dtype
+from ..engine import PairStructure, accumulation_dtype
 from ._common import ContrastiveLoss, check_embeddings, check_same_shape
+from ._false_negatives import statistics
 
 POSITIVE_LOGIT_BOUND = 5.0  # official code: clamp(<G_u, E_u>/tau, -5, 5)
 LOG_OFFSET = math.log(1e-8)  # official code: log(sum exp(.) + 1e-8)
@@ -66,6 +66,8 @@ class LightGCLContrastive(ContrastiveLoss):
         ``temperature <= 0``.
     """
 
+    supports_false_negatives = True
+
     def __init__(self, temperature: float = 0.2, normalize: bool = False, **options):
         super().__init__(temperature, normalize=normalize, **options)
 
@@ -81,7 +83,7 @@ class LightGCLContrastive(ContrastiveLoss):
         narrow = min((g.dtype, e.dtype), key=lambda t: torch.finfo(t).max)  # mixed: the engine's
         check_dot_range(f"{names[0]}, {names[1]}", anchors, e, float(scale), narrow)
         structure = PairStructure(index.numel(), e.shape[0], pos_index=index)
-        stats = pair_statistics(anchors, e, structure, {"lse_all"}, scale=scale,
+        stats = statistics(self, anchors, e, structure, {"lse_all"}, scale=scale,
                                 **self.engine_options())
         positive = ((anchors * e[index]).sum(dim=1) * scale).clamp(-POSITIVE_LOGIT_BOUND,
                                                                    POSITIVE_LOGIT_BOUND)

@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..engine import pair_statistics
 from ._common import ContrastiveLoss
+from ._false_negatives import statistics
 from ._views import prepare_two_views
 from .ntxent import two_view_candidates
 
@@ -71,6 +71,7 @@ class MACL(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.1, alpha: float = 0.5, a0: float = 0.0,
                  eps: float = 1e-8, **options):
@@ -95,7 +96,7 @@ class MACL(ContrastiveLoss):
             )
         scale = self.temperature.scale() / factor  # 1 / tau_A
         z, candidates, structure, rows = two_view_candidates(self, u, v)
-        stats = pair_statistics(z, candidates, structure, {"lse_neg", "pos_sum"},
+        stats = statistics(self, z, candidates, structure, {"lse_neg", "pos_sum"},
                                 scale=scale, **self.engine_options())
         # lse_all = logaddexp(pos, lse_neg): log P = -softplus(lse_neg - pos), 1 - P = sigmoid(...).
         # Subtracting lse_all from pos instead cancels two logits of size 1/tau_A and leaves

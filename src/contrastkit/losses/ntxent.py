@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ..scale.distributed import RankRows
 from ._common import ContrastiveLoss
+from ._false_negatives import statistics
 from ._views import check_instances
 
 
@@ -55,6 +56,7 @@ class NTXent(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.5, **options):
         super().__init__(temperature, **options)
@@ -66,6 +68,6 @@ class NTXent(ContrastiveLoss):
             raise ValueError(f"z2: shape {tuple(v.shape)} does not match z1's {tuple(u.shape)}")
         z, candidates, structure, rows = two_view_candidates(self, u, v)
         check_instances("z1", rows.total // 2)  # rows hold both views
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum"},
+        stats = statistics(self, z, candidates, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         return self.reduce_rows(stats.lse_all - stats.pos_sum, rows)

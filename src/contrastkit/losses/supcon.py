@@ -7,9 +7,10 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ..scale.distributed import rank, world_size
 from ._common import ContrastiveLoss, check_index_vector, check_positive_float, dense_codes
+from ._false_negatives import statistics
 from ._views import check_instances
 
 NO_POSITIVE = ("error", "ignore", "zero")
@@ -55,6 +56,7 @@ class SupCon(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     field_inputs: ClassVar[dict] = {"features": "*", "labels": "label"}  # (N, V, d) views, labels
 
@@ -104,7 +106,7 @@ class SupCon(ContrastiveLoss):
             )
         structure = PairStructure(n * views, rows.total, self_index=local,
                                   anchor_labels=codes[local], candidate_labels=codes)
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
+        stats = statistics(self, z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
                                 scale=self.temperature.scale(), **self.engine_options())
         has_positive = stats.pos_count > 0
         per_anchor = stats.lse_all - stats.pos_sum / stats.pos_count.clamp(min=1)

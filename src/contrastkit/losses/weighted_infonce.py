@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
-from ..engine.reference import accumulation_dtype
+from ..engine import PairStructure, accumulation_dtype
 from ._common import ContrastiveLoss, check_same_shape
+from ._false_negatives import statistics
 from ._views import check_instances
 
 NORMALIZERS = ("sum_weights", "batch")
@@ -70,6 +70,7 @@ class WeightedInfoNCE(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.05, normalizer: str = "sum_weights", **options):
         super().__init__(temperature, **options)
@@ -90,7 +91,7 @@ class WeightedInfoNCE(ContrastiveLoss):
             raise ValueError("weights: all weights are 0, so normalizer='sum_weights' divides by 0")
         structure = PairStructure(n, rows.total,
                                   pos_index=torch.arange(rows.offset, rows.offset + n, device=q.device))
-        stats = pair_statistics(q, documents, structure, {"lse_all", "pos_sum"},
+        stats = statistics(self, q, documents, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         per_anchor = stats.lse_all - stats.pos_sum
         if self.reduction == "mean" and self.normalizer == "sum_weights":
