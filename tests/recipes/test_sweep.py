@@ -88,3 +88,16 @@ def test_sweep_runs_cells_writes_tables_and_resumes(tmp_path, monkeypatch):
     assert calls == []  # ... and a rerun skips every finished run
     with pytest.raises(ConfigError, match="metric 'nope'"):
         run_sweep(recipe, ["loss.name=NTXent"], **{**options, "seeds": 1}, metric="nope")
+
+
+def test_summary_table_carries_each_baseline_of_the_metric():
+    from contrastkit.report.sweep_summary import markdown_table, summarise
+
+    runs = [{"cell": "w=0", "values": {"w": 0}, "seed": s, "seconds": 1.0, "run_dir": "x",
+             "final": {"recall@20": v}, "baselines": {"popularity": {"recall@20": 0.17}}}
+            for s, v in enumerate([0.2, 0.3])]
+    summary = summarise([("w=0", {"w": 0})], runs, "recall@20")
+    assert summary[0]["baseline: popularity"] == pytest.approx(0.17)
+    text = markdown_table(summary, [("w=0", {"w": 0})], "recall@20")
+    assert "baseline: popularity" in text
+    assert "| 0 | 2 | 0.2500 ± 0.0707 | 0.2000 0.3000 | 0.1700 | 1.0 |" in text

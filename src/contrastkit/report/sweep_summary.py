@@ -34,8 +34,12 @@ def summarise(cells: list[tuple[str, dict]], runs: list[dict], metric: str) -> l
         rows = [r for r in runs if r["cell"] == slug]
         values = [float(r["final"][metric]) for r in rows]
         mean, std = mean_std(values)
-        raw = [r["baselines"].get("raw input", {}).get(metric) for r in rows]
-        raw = [v for v in raw if v is not None]
+        baselines = {}
+        for name in dict.fromkeys(name for r in rows for name in r["baselines"]):
+            found = [r["baselines"][name].get(metric) for r in rows if name in r["baselines"]]
+            found = [v for v in found if v is not None]
+            if found:
+                baselines[f"baseline: {name}"] = mean_std(found)[0]
         summary.append(
             {
                 "cell": slug,
@@ -44,7 +48,7 @@ def summarise(cells: list[tuple[str, dict]], runs: list[dict], metric: str) -> l
                 f"{metric}_mean": mean,
                 f"{metric}_std": std,
                 "values": " ".join(f"{v:.4f}" for v in values),
-                "raw_input": mean_std(raw)[0] if raw else float("nan"),
+                **baselines,
                 "seconds_mean": mean_std([r["seconds"] for r in rows])[0],
             }
         )
@@ -66,16 +70,17 @@ def _csv_text(rows: list[dict]) -> str:
 
 def markdown_table(summary: list[dict], cells: list[tuple[str, dict]], metric: str) -> str:
     keys = list(dict.fromkeys(key for _, values in cells for key in values))
-    header = [*keys, "seeds", f"{metric} mean ± std", "per seed", "raw input", "s / run"]
+    baselines = list(dict.fromkeys(k for row in summary for k in row if k.startswith("baseline: ")))
+    header = [*keys, "seeds", f"{metric} mean ± std", "per seed", *baselines, "s / run"]
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     for row in summary:
         std = row[f"{metric}_std"]
         spread = f"{row[f'{metric}_mean']:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
-        raw = "" if math.isnan(row["raw_input"]) else f"{row['raw_input']:.4f}"
+        found = [f"{row[b]:.4f}" if b in row else "" for b in baselines]
         cells_text = [row.get(k, "") for k in keys]
         lines.append(
-            "| " + " | ".join([*cells_text, str(row["seeds"]), spread, row["values"], raw,
-                               f"{row['seconds_mean']:.0f}"]) + " |"
+            "| " + " | ".join([*cells_text, str(row["seeds"]), spread, row["values"], *found,
+                               f"{row['seconds_mean']:.1f}"]) + " |"
         )
     return "\n".join(lines) + "\n"
 
