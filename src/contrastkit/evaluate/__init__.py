@@ -22,6 +22,7 @@ from .linear import LinearProbe, fit_linear_probe, label_subset, linear_probe
 from .probes import knn_accuracy, nearest_class_mean_probe
 from .recommendation import recommendation_metrics
 from .retrieval import retrieval_metrics
+from .robustness import RobustnessEvaluator
 from .similarity import pair_cosines, sts_pearson, sts_spearman
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "ProbeEvaluator",
     "RecommendationEvaluator",
     "RetrievalEvaluator",
+    "RobustnessEvaluator",
     "STSEvaluator",
     "SequentialEvaluator",
     "alignment",
