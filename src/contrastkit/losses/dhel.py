@@ -173,6 +173,14 @@ class KCL(nn.Module):
             if self.kernel == "riesz":
                 check_no_coincidence(aligned, torch.zeros((), dtype=aligned.dtype),
                                      lambda k: f"z2: row {k} coincides with z1's row {k}")
+        if self.kernel.endswith("riesz") and self.t < 0:
+            # -r^|t| and its gradient |t| r^(|t|-1) grow without bound in r: refuse a |t| that overflows
+            power = -self.t / 2
+            largest = float(max(r2.detach().max() for r2 in distances.values()).clamp(min=1))
+            log_bound = power * math.log(largest) + math.log(4 * power * (1 + self.gamma))
+            if log_bound > math.log(torch.finfo(u.dtype).max) - 2:
+                raise ValueError(f"t: the Riesz kernel -r^|t| with t={self.t} overflows {u.dtype} at the "
+                                 f"largest distance {math.sqrt(largest):.3g}; use a smaller |t|")
         energy = sum(energy_kernel(r2, self.t).mean() for r2 in distances.values())
         alignment = 2 * alignment_kernel(aligned, self.t).mean()
         loss = -alignment + self.gamma * energy

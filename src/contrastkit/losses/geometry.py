@@ -26,8 +26,10 @@ def check_nonzero_rows(name: str, x: Tensor) -> None:
     """Raise ``ValueError`` naming ``name`` and the first row whose norm is ``<= ZERO_NORM``: a zero
     embedding has no direction, and scoring it as a unit vector makes a collapsed encoder look
     perfect (uniformity ``-4t``, alignment 0)."""
-    norms = x.detach().to(torch.float64).norm(dim=-1)
-    zero = (norms <= ZERO_NORM).nonzero()
+    # ||x_i|| <= 1e-12 needs max|x_ij| <= 1e-12: only such rows get an exact float64 norm (no copy of x)
+    suspects = (x.detach().abs().amax(dim=-1) <= ZERO_NORM).nonzero().flatten()
+    norms = x.detach()[suspects].to(torch.float64).norm(dim=-1)
+    zero = suspects[norms <= ZERO_NORM]
     if len(zero):
         raise ValueError(f"{name}: row {int(zero[0])} has zero norm (<= {ZERO_NORM:g}); "
                          "a zero embedding has no direction, the metric is undefined")
