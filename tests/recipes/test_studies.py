@@ -1,6 +1,7 @@
 """Study helpers: label fractions, one-class data, widedeep sources, MSC fine-tuning, recipes' bad input."""
 
 import importlib.metadata
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -101,3 +102,25 @@ def test_widedeep_sources():
     assert len(test) == 1000 and 0 < int(test.labels.sum()) < 50
     with pytest.raises(ValueError, match="max_rows"):
         load_adult(max_rows=0)
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parents[2] / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("fraction", ["0", "1.5", "-0.01"])
+def test_study_script_label_fraction_outside_0_1_exits_2_before_training(fraction, tmp_path, capsys):
+    code = _script("study_scarf").main(["scarf-breast-cancer", "--fractions", fraction,
+                                        "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "label fraction" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_anomaly_script_unknown_normal_class_exits_2(tmp_path, capsys):
+    code = _script("study_anomaly").main(["msc", "--classes", "12", "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and "normal_class" in err
