@@ -5,6 +5,7 @@ from .clan import CLAN
 from .clip import CLIPLoss
 from .cluster_ns import ClusterNS
 from .dcl import DCL, DCLW
+from .dclr import DCLR
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
 from .geometry import alignment, uniformity
@@ -28,6 +29,7 @@ from .weighted_infonce import WeightedInfoNCE
 __all__ = [
     "CLAN",
     "DCL",
+    "DCLR",
     "DCLW",
     "DHEL",
     "KCL",
