@@ -55,7 +55,8 @@ def test_counts_the_weighted_out_pairs_of_the_final_pass():
 
 
 @pytest.mark.parametrize("kwargs, name", [
-    (dict(num_noise=0), "num_noise"), (dict(ascent_steps=-1), "ascent_steps"), (dict(noise_std=0.0), "noise_std"),
+    (dict(num_noise=0), "num_noise"), (dict(ascent_steps=-1), "ascent_steps"),
+    (dict(noise_std=0.0), "noise_std"),
     (dict(ascent_step=-1.0), "ascent_step"), (dict(phi=float("nan")), "phi"), (dict(phi="0.9"), "phi")])
 def test_bad_options(kwargs, name):
     with pytest.raises(ValueError, match=name):
