@@ -4,6 +4,7 @@ from .barlow_twins import BarlowTwins
 from .clan import CLAN
 from .clip import CLIPLoss
 from .cluster_ns import ClusterNS
+from .cpl import CPL
 from .dcl import DCL, DCLW
 from .dclr import DCLR
 from .debiased import DebiasedContrastive, HardNegativeContrastive
@@ -28,6 +29,7 @@ from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
     "CLAN",
+    "CPL",
     "DCL",
     "DCLR",
     "DCLW",
