@@ -21,6 +21,7 @@ from .nnclr import NNCLR
 from .ntxent import NTXent
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
+from .simctg import SimCTG
 from .supcon import SupCon
 from .swav import SwAV
 from .triplet import TripletMargin
@@ -52,6 +53,7 @@ __all__ = [
     "NegativeCosine",
     "PolyView",
     "SigLIP",
+    "SimCTG",
     "SupCon",
     "SupervisedSimCSE",
     "SwAV",
