@@ -93,6 +93,8 @@ def plain_forward(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides
     for gamma, e in ops.tile_exps(plain_gammas(sides), bounds, buffers):
         if sparse is not None:
             _zero(e, sparse.excluded)
+            if sparse.id_excluded is not None:
+                e.masked_fill_(sparse.id_excluded, 0.0)
         if ceiling is not None:
             ceiling.apply(e, gamma)
         for group in ("kept", "neg"):
@@ -137,6 +139,8 @@ def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], side
         positive = None if sparse is None else sparse.positive
         if sparse is not None:
             _zero(e, sparse.excluded)
+            if sparse.id_excluded is not None:
+                e.masked_fill_(sparse.id_excluded, 0.0)
         if ceiling is not None:
             ceiling.apply(e, gamma)
         if positive is not None:  # positives are kept but not negatives: their own weight

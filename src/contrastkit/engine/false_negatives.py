@@ -133,6 +133,8 @@ class CeilingTile:
                            None if self.sparse is None else self.sparse.excluded):
                 if coords is not None:
                     self.above[coords] = False
+            if self.sparse is not None and self.sparse.id_excluded is not None:
+                self.above &= ~self.sparse.id_excluded
         e.masked_fill_(self.above, 0.0)
 
     def counts(self) -> Tensor | None:

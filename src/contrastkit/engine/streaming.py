@@ -39,9 +39,12 @@ def _row_negative_logits(a_block: Tensor, r_block: Tensor) -> Tensor:
     return torch.bmm(r_block, a_block.unsqueeze(2)).squeeze(2)  # (T, K)
 
 
-def _ceiling_fast(plan: StreamingPlan, gammas_positive: bool) -> bool:
-    """Whether the fast tile paths can apply rule 6 (every tilt of the pass is > 0)."""
-    return plan.structure.score_ceiling is None or gammas_positive
+def _ceiling_fast(plan: StreamingPlan, want: frozenset[str]) -> bool:
+    """Whether the fast tile paths can apply rule 6: every tilt is > 0 and some log-sum-exp over
+    negatives gives the tile's exponentials (rule 6 is read from them)."""
+    if plan.structure.score_ceiling is None:
+        return True
+    return min(plan.tilts) > 0 and any(which != "pos" for _, which, _ in plan.lse_terms(want))
 
 
 def _ceiling_tile(plan: StreamingPlan, masks, r0: int, r1: int, scale: float):
@@ -69,7 +72,7 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     classify = TileClassifier(plan.structure)
     rows = SideSums(plan, plan.row_want, n, a.dtype, a.device) if plan.row_want else None
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
-    fast = plan.plain_fast(plan.row_want | plan.col_want) and _ceiling_fast(plan, min(plan.tilts) > 0)
+    fast = plan.plain_fast(plan.row_want | plan.col_want) and _ceiling_fast(plan, plan.row_want)
     fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
     pairs = plan.structure.score_ceiling is None and pair_fast_applicable(plan.row_want, plan.col_want,
                                                                           plan.bound, bias)
@@ -122,7 +125,7 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
     d_bias = a.new_zeros(())
     fast = all(g is None or (g.pair_sum is None and all(o is None for *_, o in g.lse_terms))
                for g in (rows, cols))
-    fast = fast and _ceiling_fast(plan, min(plan.tilts) > 0)
+    fast = fast and _ceiling_fast(plan, plan.row_want)
     fast_sparse = fast and all(g is None or (g.pos_sum is None and all(w != "pos" for w, *_ in g.lse_terms))
                                for g in (rows, cols))
     pairs = plan.structure.score_ceiling is None and pair_fast_applicable(plan.row_want, plan.col_want,
