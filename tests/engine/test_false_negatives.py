@@ -163,7 +163,8 @@ def test_streaming_equals_reference_with_a_ceiling(p):
 
 
 @pytest.mark.parametrize("tile", [2, 5])
-def test_streaming_builds_no_full_mask(monkeypatch, tile):
+@pytest.mark.parametrize("scale", [5.0, 80.0])  # fixed shift: the fast tiles; online: the general path
+def test_streaming_builds_no_full_mask(monkeypatch, tile, scale):
     n, m = 12, 11
     a, c = unit(randn(n, 4, seed=3)), unit(randn(m, 4, seed=4))
     structure = with_ceiling(PairStructure(n, m, pos_index=torch.arange(n) % m),
@@ -177,9 +178,10 @@ def test_streaming_builds_no_full_mask(monkeypatch, tile):
 
     monkeypatch.setattr(PairStructure, "tile_masks", recording)
     stats = pair_statistics(a.requires_grad_(True), c, structure, {"lse_all", "pos_sum", "fn_count"},
-                            scale=5.0, backend="streaming", tile_size=tile)
+                            scale=scale, backend="streaming", tile_size=tile)
     (stats.lse_all - stats.pos_sum).sum().backward()
-    assert shapes and max(r * k for r, k in shapes) <= tile * tile
+    assert max((r * k for r, k in shapes), default=0) <= tile * tile
+    assert bool(shapes) == (scale > 30)  # the fast tiles need no mask at all
     assert stats.fn_count.sum() > 0
 
 
@@ -217,3 +219,17 @@ def test_ceiling_rejects_nan_column_statistics_and_non_positive_scale():
         pair_statistics(a, a, structure, {"lse_all", "col_lse_all"}, scale=1.0)
     with pytest.raises(ValueError, match="scale"):
         pair_statistics(a, a, structure, {"lse_all"}, scale=-1.0)
+
+
+@pytest.mark.parametrize("tilts", [(0.5,), (2.0, 0.5), (0.5, 1.0)])
+@pytest.mark.parametrize("rules", [dict(pos=True, self_=True), dict(pos=False, self_=True)])
+def test_fast_tiles_take_the_ceiling_from_any_positive_tilt(tilts, rules):
+    """The fast tiles see exp(g * s - shift): rule 6 must be read through the tilt g."""
+    n, m = 10, 12
+    a, c = unit(randn(n, 3, seed=5)), unit(randn(m, 3, seed=6))
+    structure = random_structure(n, m, 7, **rules)
+    structure = with_ceiling(structure, torch.linspace(-0.5, 0.6, n, dtype=torch.float64))
+    got, ref = (pair_statistics(a, c, structure, {"lse_neg", "fn_count"}, scale=4.0, tilts=tilts,
+                                backend=backend, tile_size=4) for backend in ("streaming", "reference"))
+    assert_close(got.lse_neg, ref.lse_neg)
+    assert torch.equal(got.fn_count, ref.fn_count) and ref.fn_count.sum() > 0

@@ -44,6 +44,8 @@ def pair_forward(ops: ShiftedOperands, bounds, sides, buffers: TileBuffers, bias
         e[positive] -= at_positive
     if sparse is not None and sparse.excluded is not None:
         e[sparse.excluded] = 0.0
+    if sparse is not None and sparse.id_excluded is not None:
+        e.masked_fill_(sparse.id_excluded, 0.0)
     sums: dict[int, Tensor] = {}
     for side, where, dim in sides:
         if side.pair_sum is not None:
@@ -64,6 +66,8 @@ def pair_gradient(ops: ShiftedOperands, bounds, sides, buffers: TileBuffers, bia
         d[sparse.positive] -= 1.0
     if sparse is not None and sparse.excluded is not None:
         d[sparse.excluded] = 0.0
+    if sparse is not None and sparse.id_excluded is not None:
+        d.masked_fill_(sparse.id_excluded, 0.0)
     if 1 in coef and 0 in coef:
         r0, r1, c0, c1 = bounds
         weight = torch.add(coef[1].unsqueeze(1), coef[0].unsqueeze(0), out=buffers.get(1, r1 - r0, c1 - c0))

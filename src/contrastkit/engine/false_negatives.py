@@ -106,3 +106,37 @@ def exclude_above_ceiling(masks: tuple[Tensor, Tensor], logits: Tensor, ceiling:
     positive, negative = masks
     above = negative & (logits > (ceiling * scale).to(logits.dtype).unsqueeze(1))
     return (positive, negative & ~above), above.sum(1)
+
+
+class CeilingTile:
+    """Rule 6 on the fast tile path, where a tile arrives as ``e = exp(g * s - shift(g))`` rather than
+    as logits: ``s_ij > scale * ceiling_i`` iff ``e_ij > exp(g * scale * ceiling_i - shift(g))`` for a
+    tilt ``g > 0``. The mask is taken from the first tilt seen and reused for the others; positives
+    and already-excluded pairs of a sparse tile are never counted.
+
+    Args:
+        scaled_ceiling: ``scale * ceiling`` of the tile's rows.
+        shift_of: the fixed shift of a tilt.
+        sparse: the tile's :class:`~._tiles.SparseTile`, or ``None`` for a tile of negatives.
+    """
+
+    def __init__(self, scaled_ceiling: Tensor, shift_of, sparse=None):
+        self.scaled_ceiling, self.shift_of, self.sparse = scaled_ceiling, shift_of, sparse
+        self.above: Tensor | None = None
+
+    def apply(self, e: Tensor, gamma: float) -> None:
+        """Zero the excluded pairs of ``e`` (the tile's exponentials for tilt ``gamma``) in place."""
+        if self.above is None:
+            threshold = torch.exp(gamma * self.scaled_ceiling - self.shift_of(gamma)).to(e.dtype)
+            self.above = e > threshold.unsqueeze(1)
+            for coords in (None if self.sparse is None else self.sparse.positive,
+                           None if self.sparse is None else self.sparse.excluded):
+                if coords is not None:
+                    self.above[coords] = False
+            if self.sparse is not None and self.sparse.id_excluded is not None:
+                self.above &= ~self.sparse.id_excluded
+        e.masked_fill_(self.above, 0.0)
+
+    def counts(self) -> Tensor | None:
+        """Per row, the pairs excluded (``None`` before :meth:`apply`)."""
+        return None if self.above is None else self.above.sum(1)

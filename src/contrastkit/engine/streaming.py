@@ -23,7 +23,7 @@ from ._plain_tiles import ShiftedOperands, TileBuffers, plain_forward, plain_gra
 from ._sides import DEFAULT_TILE, POSITIVE_STATS, SideGradients, SideSums, StreamingPlan
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
 from ._tiles import SparseTile, TileClassifier, dense_masks
-from .false_negatives import exclude_above_ceiling
+from .false_negatives import CeilingTile, exclude_above_ceiling
 from .reference import accumulation_dtype
 from .stats import ALL_STATS, PairStats
 from .structure import PairStructure
@@ -37,6 +37,19 @@ def _sides(rows, row_where, cols, col_where):
 
 def _row_negative_logits(a_block: Tensor, r_block: Tensor) -> Tensor:
     return torch.bmm(r_block, a_block.unsqueeze(2)).squeeze(2)  # (T, K)
+
+
+def _ceiling_fast(plan: StreamingPlan, want: frozenset[str]) -> bool:
+    """Whether the fast tile paths can apply rule 6: every tilt is > 0 and some log-sum-exp over
+    negatives gives the tile's exponentials (rule 6 is read from them)."""
+    if plan.structure.score_ceiling is None:
+        return True
+    return min(plan.tilts) > 0 and any(which != "pos" for _, which, _ in plan.lse_terms(want))
+
+
+def _ceiling_tile(plan: StreamingPlan, masks, r0: int, r1: int, scale: float):
+    ceiling = plan.structure.score_ceiling
+    return None if ceiling is None else CeilingTile(ceiling[r0:r1] * scale, plan.shift, masks)
 
 
 def _ceiling_masks(plan: StreamingPlan, masks, s: Tensor, r0: int, r1: int, scale: float, rows=None):
@@ -59,9 +72,10 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
     classify = TileClassifier(plan.structure)
     rows = SideSums(plan, plan.row_want, n, a.dtype, a.device) if plan.row_want else None
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
-    fast = plan.plain_fast(plan.row_want | plan.col_want)
+    fast = plan.plain_fast(plan.row_want | plan.col_want) and _ceiling_fast(plan, plan.row_want)
     fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
-    pairs = pair_fast_applicable(plan.row_want, plan.col_want, plan.bound, bias)
+    pairs = plan.structure.score_ceiling is None and pair_fast_applicable(plan.row_want, plan.col_want,
+                                                                          plan.bound, bias)
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
     ops = ShiftedOperands(a, c, scale, plan.shift) if fast or pairs else None
     for r0 in range(0, n, t):
@@ -72,7 +86,11 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
-                plain_forward(ops, (r0, r1, c0, c1), sides, buffers, masks)
+                ceiling = _ceiling_tile(plan, masks, r0, r1, scale)
+                plain_forward(ops, (r0, r1, c0, c1), sides, buffers, masks, ceiling)
+                if ceiling is not None and rows is not None and rows.fn_count is not None \
+                        and ceiling.counts() is not None:
+                    rows.fn_count[r0:r1] += ceiling.counts().to(rows.fn_count.dtype)
                 continue
             if pairs and (masks is None or isinstance(masks, SparseTile)):
                 pair_forward(ops, (r0, r1, c0, c1), sides, buffers, bias, masks)
@@ -107,9 +125,11 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
     d_bias = a.new_zeros(())
     fast = all(g is None or (g.pair_sum is None and all(o is None for *_, o in g.lse_terms))
                for g in (rows, cols))
+    fast = fast and _ceiling_fast(plan, plan.row_want)
     fast_sparse = fast and all(g is None or (g.pos_sum is None and all(w != "pos" for w, *_ in g.lse_terms))
                                for g in (rows, cols))
-    pairs = pair_fast_applicable(plan.row_want, plan.col_want, plan.bound, bias)
+    pairs = plan.structure.score_ceiling is None and pair_fast_applicable(plan.row_want, plan.col_want,
+                                                                          plan.bound, bias)
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
     ops = ShiftedOperands(a, c, scale, plan.shift) if fast or pairs else None
     for r0 in range(0, n, t):
@@ -120,7 +140,8 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
-                d_s = plain_gradient(ops, (r0, r1, c0, c1), sides, buffers, masks)
+                d_s = plain_gradient(ops, (r0, r1, c0, c1), sides, buffers, masks,
+                                     _ceiling_tile(plan, masks, r0, r1, scale))
                 d_b = None
             elif pairs and (masks is None or isinstance(masks, SparseTile)):
                 d_s, d_b = pair_gradient(ops, (r0, r1, c0, c1), sides, buffers, bias, masks)

@@ -4,7 +4,9 @@ from .barlow_twins import BarlowTwins
 from .clan import CLAN
 from .clip import CLIPLoss
 from .cluster_ns import ClusterNS
+from .cpl import CPL
 from .dcl import DCL, DCLW
+from .dclr import DCLR
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
 from .geometry import alignment, uniformity
@@ -19,6 +21,7 @@ from .nnclr import NNCLR
 from .ntxent import NTXent
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
+from .simctg import SimCTG
 from .supcon import SupCon
 from .swav import SwAV
 from .triplet import TripletMargin
@@ -27,7 +30,9 @@ from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
     "CLAN",
+    "CPL",
     "DCL",
+    "DCLR",
     "DCLW",
     "DHEL",
     "KCL",
@@ -48,6 +53,7 @@ __all__ = [
     "NegativeCosine",
     "PolyView",
     "SigLIP",
+    "SimCTG",
     "SupCon",
     "SupervisedSimCSE",
     "SwAV",

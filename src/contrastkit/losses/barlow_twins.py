@@ -40,6 +40,8 @@ class BarlowTwins(nn.Module):
         or non-finite ``lambda_param``.
     """
 
+    supports_gather_distributed = True
+
     def __init__(self, lambda_param: float = 5e-3, gather_distributed: bool = False):
         super().__init__()
         self.lambda_param = check_coefficient("lambda_param", lambda_param)

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..scale.hard_negatives import hard_negative_indices
+from ..scale.hard_negatives import BLOCK_ROWS, hard_negative_indices
 from ._common import ContrastiveLoss, check_feature_dim, check_same_shape, reduce
 from ._false_negatives import add_count
 
@@ -60,7 +60,9 @@ class MoCoHNF(ContrastiveLoss):
         index, valid, dropped = hard_negative_indices(q, m, self.top_k, self.duplicate_threshold)
         add_count(self, dropped)
         positive = (q * k).sum(dim=1) * scale
-        negatives = torch.einsum("nd,nkd->nk", q, m[index]) * scale
+        # the chosen keys' logits, gathered from row blocks of q m^T (no (N, top_k, d) copy of the keys)
+        negatives = torch.cat([(q[r:r + BLOCK_ROWS] @ m.T).gather(1, index[r:r + BLOCK_ROWS])
+                               for r in range(0, q.shape[0], BLOCK_ROWS)]) * scale
         negatives = negatives.masked_fill(~valid, float("-inf"))
         per_anchor = torch.logsumexp(torch.cat([positive[:, None], negatives], dim=1), dim=1) - positive
         return reduce(per_anchor, self.reduction)

@@ -48,6 +48,8 @@ class VICReg(nn.Module):
         or non-finite weight, or ``eps <= 0``.
     """
 
+    supports_gather_distributed = True
+
     def __init__(self, lambda_param: float = 25.0, mu_param: float = 25.0, nu_param: float = 1.0,
                  eps: float = 1e-4, gather_distributed: bool = False):
         super().__init__()
