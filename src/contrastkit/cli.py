@@ -52,6 +52,9 @@ def build_parser() -> Parser:
         "eval", help="evaluate a run's trained encoder and print the metrics table"
     )
     evaluate.add_argument("run_dir")
+    evaluate.add_argument("--task", help="an evaluation task on --data: retrieval, sts, classification")
+    evaluate.add_argument("--data", help="the task's file (jsonl / csv / tsv / parquet)")
+    evaluate.add_argument("--tower", help="evaluate this tower of a several-tower run")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
     embed.add_argument("run_dir")
@@ -115,12 +118,15 @@ def cmd_train(args) -> int:
                     "run_dir": str(result.run_dir.path),
                     "final": result.final,
                     "baselines": result.baselines,
+                    "selection": result.selection,
                     "seconds": result.seconds,
                 }
             )
         )
         return 0
-    print(format_table(result.final, result.baselines))
+    from .report.table import trained_columns
+
+    print(format_table(result.final, result.baselines, trained_columns(result.final, result.selection)))
     if result.stop_reason:
         print(result.stop_reason)
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")
@@ -134,6 +140,15 @@ def cmd_eval(args) -> int:
     from .report import format_table
 
     _check_run_dir(args.run_dir)
+    if args.task or args.data:
+        if not (args.task and args.data):
+            raise CommandError("eval: --task and --data go together")
+        from .recipes.eval_command import evaluate_task
+
+        metrics, baselines = evaluate_task(args.run_dir, args.task, args.data, args.tower)
+        payload = {"trained": metrics, **baselines}
+        print(json.dumps(payload) if args.json else format_table(metrics, baselines))
+        return 0
     metrics, baselines = evaluate_run(args.run_dir, args.quiet)
     print(json.dumps(metrics) if args.json else format_table(metrics, baselines))
     return 0

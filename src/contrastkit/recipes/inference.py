@@ -34,9 +34,11 @@ def save_run_encoder(folder: Path, encoder: torch.nn.Module, input_spec: dict, r
         raise ValueError(f"encoder: {type(encoder).__name__} can be neither saved nor reloaded")
 
 
-def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
-    """The trained encoder saved in ``RUN_DIR/model`` and its input description."""
-    folder = Path(run_dir) / "model"
+def load_run_encoder(run_dir: str | Path, device: torch.device, sub: str | None = "model"
+                     ) -> tuple[torch.nn.Module, dict]:
+    """The trained encoder saved in ``RUN_DIR/model`` (``sub``; ``None``: ``run_dir`` is the
+    encoder's folder, e.g. ``RUN_DIR/towers/NAME``) and its input description."""
+    folder = Path(run_dir) / sub if sub else Path(run_dir)
     if (folder / TEXT_MARKER).is_file():
         from ..encoders.text import TextEncoder
 
