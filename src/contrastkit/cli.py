@@ -72,6 +72,8 @@ def build_parser() -> Parser:
         "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
     )
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
+    search.add_argument("--tower", help="embed the query with this tower (e.g. text queries, image corpus)")
+    embed.add_argument("--tower", help="embed with this tower of a several-tower run")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
     report.add_argument("run_dir")
@@ -160,7 +162,7 @@ def cmd_embed(args) -> int:
 
     _check_run_dir(args.run_dir)
     output = args.output or str(Path(args.run_dir) / DEFAULT_CORPUS)
-    rows, dim = embed_file(args.run_dir, args.input, output, local_device("auto"), args.quiet)
+    rows, dim = embed_file(args.run_dir, args.input, output, local_device("auto"), args.quiet, args.tower)
     print(f"wrote {rows} embeddings of dimension {dim} to {output}")
     return 0
 
@@ -171,7 +173,7 @@ def cmd_search(args) -> int:
 
     _check_run_dir(args.run_dir)
     corpus = args.corpus or str(Path(args.run_dir) / DEFAULT_CORPUS)
-    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"))
+    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"), args.tower)
     if args.json:
         print(describe_json(rows))
     else:

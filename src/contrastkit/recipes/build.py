@@ -207,8 +207,9 @@ def build_model(config: Config, data) -> Towers:
                                   f"{assign[field]!r} already")
             assign[field] = name
         towers[name] = build_tower(section, input_context(data, used[0] if used else "anchor"))
-        if section.frozen:
+        if section.frozen:  # no gradient, and eval mode while training (see Towers.train)
             towers[name].requires_grad_(False)
+            towers[name].frozen = True
         if section.lr is not None:
             towers[name].lr_scale = section.lr / config.optim.lr
     missing = [f for f in fields if f not in assign and f != "negatives"]

@@ -52,6 +52,24 @@ def load_run_encoder(run_dir: str | Path, device: torch.device, sub: str | None 
     return encoder, extra.get("input", {"kind": "other"})
 
 
+def load_tower(run_dir: str | Path, device: torch.device, tower: str | None = None
+               ) -> tuple[torch.nn.Module, dict]:
+    """The encoder ``embed`` / ``search`` use: ``RUN_DIR/model`` by default; with ``tower`` the tower
+    saved in ``RUN_DIR/towers/NAME`` followed by its head (the space towers share)."""
+    if tower is None:
+        return load_run_encoder(run_dir, device)
+    folder = Path(run_dir) / "towers" / tower
+    if not folder.is_dir():
+        names = sorted(p.name for p in (Path(run_dir) / "towers").glob("*"))
+        raise ValueError(f"--tower {tower}: not a tower of this run; expected one of "
+                         f"{names or ['(none: the run has one shared tower; leave --tower out)']}")
+    encoder, spec = load_run_encoder(folder, device, sub=None)
+    if (folder / "head" / "config.json").is_file():
+        head, _ = load_module(folder / "head", device)
+        encoder = torch.nn.Sequential(encoder, head).eval()
+    return encoder, spec
+
+
 def fit_images(images: torch.Tensor, channels: int, size: list[int]) -> torch.Tensor:
     """Convert ``(N, C, H, W)`` images to the encoder's channels (grey <-> RGB) and size (bilinear)."""
     if images.shape[1] != channels:
@@ -116,7 +134,8 @@ def input_batches(path: str | Path, spec: dict):
     )
 
 
-def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False) -> tuple[int, int]:
+def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False,
+               tower: str | None = None) -> tuple[int, int]:
     """Stream the embeddings of ``input_path`` into ``output`` (``.npy`` + ``.names.txt`` sidecar,
     or ``.parquet`` with ``name`` and ``embedding`` columns). Returns ``(rows, dimension)``."""
     output = Path(output)
@@ -124,7 +143,7 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
         raise ValueError(f"output: expected a .npy or .parquet file name, got {output.name}")
     if not Path(input_path).exists():
         raise ValueError(f"input: {input_path} does not exist")
-    encoder, spec = load_run_encoder(run_dir, device)
+    encoder, spec = load_tower(run_dir, device, tower)
     count, batches = input_batches(input_path, spec)
     names: list[str] = []
 
@@ -199,21 +218,23 @@ def read_corpus(path: str | Path) -> tuple[np.ndarray, list[str]]:
     return vectors.astype(np.float32), names
 
 
-def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tuple[int, float, str]]:
+def search(run_dir, query: str, corpus, k: int, device: torch.device, tower: str | None = None
+           ) -> list[tuple[int, float, str]]:
     """Top-``k`` corpus rows by cosine similarity to ``query``: an image file (embedded with the
-    run's encoder) or the name of a corpus row. Returns ``(row, similarity, name)`` triples."""
+    run's encoder, or ``tower``), the name of a corpus row, or a text for a text encoder. Returns
+    ``(row, similarity, name)`` triples."""
     if k < 1:
         raise ValueError(f"--k: expected a positive int, got {k}")
     vectors, names = read_corpus(corpus)
     if Path(query).is_file():
-        encoder, spec = load_run_encoder(run_dir, device)
+        encoder, spec = load_tower(run_dir, device, tower)
         _, batches = input_batches(query, spec)
         images, _ = next(iter(batches))
         vector = embed_all(encoder, images, device).numpy()[0]
-    elif query in names:
+    elif query in names and tower is None:
         vector = vectors[names.index(query)]
-    elif load_run_encoder(run_dir, device)[1].get("kind") == "text":  # the query is a text
-        encoder, _ = load_run_encoder(run_dir, device)
+    elif load_tower(run_dir, device, tower)[1].get("kind") == "text":  # the query is a text
+        encoder, _ = load_tower(run_dir, device, tower)
         vector = embed_all(encoder, [query], device).numpy()[0]
     else:
         raise ValueError(
