@@ -64,3 +64,18 @@ def test_image_paths_are_relative_to_the_file(tmp_path):
                        {"image": "p", "text": "t"}, image_size=(4, 4), channels=3)
     images = data.batch(torch.tensor([0]))["image"]
     assert images.shape == (1, 3, 4, 4) and torch.allclose(images, torch.ones_like(images))
+
+
+def test_rows_are_gathered_across_chunks_and_codes_follow_sorted_values():
+    from contrastkit.data.field_files import FieldTable
+
+    parts = [pa.table({"anchor": [f"a{i}" for i in range(s, s + 5)], "label": [str(i % 3 + 9) for i in
+                                                                                range(s, s + 5)]})
+             for s in (0, 5, 10)]
+    data = FieldTable(pa.concat_tables(parts))
+    assert data.table.column("anchor").num_chunks == 3
+    index = torch.tensor([14, 0, 7, 5, 3])
+    batch = data.batch(index)
+    assert batch["anchor"] == ["a14", "a0", "a7", "a5", "a3"]
+    # labels "10" < "11" < "9" in text order
+    assert batch["label"].tolist() == [{"9": 2, "10": 0, "11": 1}[str(i % 3 + 9)] for i in index.tolist()]

@@ -62,7 +62,25 @@ class FieldTable:
         """The values of ``field`` for ``index`` (all rows of this data set by default)."""
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64)
         rows = index if self.rows is None else self.rows[index]
-        return self.table.column(field).take(rows).to_pylist()
+        return self._take(field, rows)
+
+    def _take(self, field: str, rows: np.ndarray) -> list:
+        """``rows`` of a column, gathered chunk by chunk: a memory-mapped column is never
+        concatenated (which would read all of it)."""
+        import pyarrow as pa
+
+        column = self.table.column(field)
+        if column.num_chunks == 1:
+            return column.chunk(0).take(pa.array(rows)).to_pylist()
+        starts = np.cumsum([0] + [len(c) for c in column.chunks])
+        chunk_of = np.searchsorted(starts, rows, side="right") - 1
+        out = [None] * len(rows)
+        for chunk in np.unique(chunk_of):
+            where = np.nonzero(chunk_of == chunk)[0]
+            values = column.chunk(int(chunk)).take(pa.array(rows[where] - starts[chunk])).to_pylist()
+            for position, value in zip(where.tolist(), values):
+                out[position] = value
+        return out
 
     def batch(self, index) -> dict:
         index = np.asarray(torch.as_tensor(index, dtype=torch.long))
@@ -72,10 +90,9 @@ class FieldTable:
             if field in self.codes:
                 out[field] = torch.from_numpy(self.codes[field][rows])
             elif field == "score":
-                values = self.table.column(field).take(rows).to_pylist()
-                out[field] = torch.tensor(values, dtype=torch.float32)
+                out[field] = torch.tensor(self._take(field, rows), dtype=torch.float32)
             else:
-                values = self.table.column(field).take(rows).to_pylist()
+                values = self._take(field, rows)
                 out[field] = self.read_images(values) if field in IMAGE_FIELDS else values
         return out
 
@@ -87,20 +104,16 @@ class FieldTable:
 
 
 def _integer_codes(table) -> dict[str, np.ndarray]:
-    """``label`` and ``group`` as int64 codes (equal values, equal codes; labels in sorted order)."""
-    import pyarrow.compute as pc
-
+    """``label`` and ``group`` as int64 codes (equal values, equal codes; in sorted order of the
+    values' text), from Arrow's dictionary encoding: no Python object per row."""
     codes = {}
     for field in ("label", "group"):
         if field in table.column_names:
-            column = table.column(field)
-            if field == "label":
-                values = pc.unique(column).to_pylist()
-                order = {v: i for i, v in enumerate(sorted(values, key=str))}
-                codes[field] = np.array([order[v] for v in column.to_pylist()], dtype=np.int64)
-            else:
-                encoded = column.dictionary_encode().combine_chunks()
-                codes[field] = np.asarray(encoded.indices, dtype=np.int64)
+            encoded = table.column(field).dictionary_encode().combine_chunks()
+            values = encoded.dictionary.to_pylist()
+            rank = np.empty(len(values), dtype=np.int64)
+            rank[sorted(range(len(values)), key=lambda i: str(values[i]))] = np.arange(len(values))
+            codes[field] = rank[np.asarray(encoded.indices, dtype=np.int64)]
     return codes
 
 

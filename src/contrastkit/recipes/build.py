@@ -20,10 +20,10 @@ from ..train.config import Component, Config, ConfigError
 from ..train.objectives import Objective
 from ..train.scaling import check_moco_loss
 from . import components  # noqa: F401  (registers the built-in components)
+from .graph import GRAPH_LOSS_KEYS, check_graph_config, is_graph_config
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call, import_component, is_import_path
 
 OBJECTIVE_KEYS = ("inputs", "weight")  # keys of [loss] / [[objectives]] that are not the loss's own
-GRAPH_LOSS_KEYS = {"contrastive_weight": 0.2, "l2_weight": 1e-7}  # LightGCL's lambda_1, lambda_2 (.graph)
 
 
 @dataclass
@@ -94,8 +94,6 @@ def build_objectives(config: Config) -> list[Objective]:
 
 
 def build_components(config: Config) -> Components:
-    from .graph import check_graph_config, is_graph_config
-
     if is_graph_config(config):
         check_graph_config(config)
     for tower in tower_sections(config).values():

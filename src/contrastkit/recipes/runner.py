@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -27,20 +26,10 @@ from .build import (
 )
 from .finish import finish
 from .graph import evaluate_graph_run, is_graph_config, train_graph
+from .result import RunResult
 from .splits import load_splits
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
-
-
-@dataclass
-class RunResult:
-    run_dir: RunDir
-    final: dict[str, float]
-    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
-    seconds: float = 0.0
-    steps: int = 0
-    stop_reason: str | None = None
-    selection: dict | None = None  # selected / last step (see .finish)
 
 
 def limit_threads(threads: int | None):
