@@ -31,17 +31,18 @@ def test_jsonl_columns_become_fields(tmp_path):
     assert sub.batch(torch.tensor([1]))["positive"] == ["answer 2"] and sub.labels.tolist() == [1, 0]
 
 
-def test_csv_negatives_are_json_lists_and_parquet_is_memory_mapped(tmp_path, monkeypatch):
+def test_csv_negatives_are_json_lists_and_parquet_is_read_by_row(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTRASTKIT_CACHE", str(tmp_path / "cache"))
     csv = tmp_path / "p.csv"
     csv.write_text('q,a,n\nhi,hello,"[""bye""]"\n')
     data = read_fields(csv, {"anchor": "q", "negatives": "n"})
     assert data.batch(torch.tensor([0]))["negatives"] == [["bye"]]
-    table = pa.table({"q": [f"q{i}" for i in range(1000)], "a": [f"a{i}" for i in range(1000)]})
-    pq.write_table(table, tmp_path / "p.parquet", row_group_size=100)
+    table = pa.table({"q": [f"q{i}" for i in range(10_000)], "a": [f"a{i}" for i in range(10_000)]})
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=3000)
     data = read_fields(tmp_path / "p.parquet", {"anchor": "q", "positive": "a"})
-    assert data.batch(torch.tensor([999, 3]))["positive"] == ["a999", "a3"]
-    assert list((tmp_path / "cache" / "arrow").glob("*.arrow"))  # converted once, then mapped
+    assert data.table.starts.tolist() == [0, 4096, 8192, 10_000]  # record batches of 4,096 rows
+    assert data.batch(torch.tensor([9999, 3, 6001]))["positive"] == ["a9999", "a3", "a6001"]
+    assert list((tmp_path / "cache" / "arrow").glob("*.arrow"))  # converted once, then read by row
 
 
 @pytest.mark.parametrize(("fields", "rows", "message"), [

@@ -4,7 +4,8 @@
 ``negatives = "hard_negatives"``. Every problem is found before training and named by field,
 column and row: a missing column, a ``negatives`` cell that is not a list (in csv / tsv a cell
 holds a JSON list), an empty text, an image path that does not exist (paths are relative to the
-file's folder). Parquet is memory-mapped (:mod:`.arrow_files`), so only the batch's rows are read.
+file's folder). Parquet is converted once and read by row (:mod:`.arrow_files`): only the batch's
+rows are read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .arrow_files import mapped_parquet, parquet_columns, text_table
+from .arrow_files import ArrowRows, parquet_columns, parquet_rows, text_table
 from .fields import KNOWN_FIELDS
 from .tables import read_table
 
@@ -65,10 +66,11 @@ class FieldTable:
         return self._take(field, rows)
 
     def _take(self, field: str, rows: np.ndarray) -> list:
-        """``rows`` of a column, gathered chunk by chunk: a memory-mapped column is never
-        concatenated (which would read all of it)."""
+        """``rows`` of a column, gathered chunk by chunk (never concatenating the column)."""
         import pyarrow as pa
 
+        if isinstance(self.table, ArrowRows):  # a converted parquet file, read by row
+            return self.table.take(field, rows)
         column = self.table.column(field)
         if column.num_chunks == 1:
             return column.chunk(0).take(pa.array(rows)).to_pylist()
@@ -130,8 +132,7 @@ def read_fields(path, fields: dict[str, str], *, image_size=(32, 32), channels: 
     if path.suffix.lower() == ".parquet":
         available = parquet_columns(path)
         _check_columns(path, fields, available)
-        table = mapped_parquet(path, list(dict.fromkeys(fields.values())))
-        table = _select(table, fields)
+        table = parquet_rows(path, fields)
         _check_parquet(path, table)
     else:
         raw = read_table(path)
@@ -147,12 +148,6 @@ def read_fields(path, fields: dict[str, str], *, image_size=(32, 32), channels: 
                                      f"image file {value!r} does not exist (paths are relative to "
                                      f"{path.parent})")
     return data
-
-
-def _select(table, fields: dict[str, str]):
-    import pyarrow as pa
-
-    return pa.table({field: table.column(column) for field, column in fields.items()})
 
 
 def _check_columns(path: Path, fields: dict[str, str], available: list[str]) -> None:
@@ -197,10 +192,10 @@ def _check_parquet(path: Path, table) -> None:
     import pyarrow as pa
 
     for field in table.column_names:
-        column = table.column(field)
-        is_list = pa.types.is_list(column.type) or pa.types.is_large_list(column.type)
-        if field == "negatives" and not is_list:
-            raise ValueError(f"data.fields.negatives: column of {path.name} has type {column.type}, "
+        kind = table.schema[field]
+        if field == "negatives" and not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+            raise ValueError(f"data.fields.negatives: column of {path.name} has type {kind}, "
                              "expected a list of strings per row")
-        if column.null_count:
-            raise ValueError(f"data.fields.{field}: {column.null_count} empty (null) cells in {path.name}")
+        if table.null_counts[field]:
+            raise ValueError(f"data.fields.{field}: {table.null_counts[field]} empty (null) cells in "
+                             f"{path.name}")

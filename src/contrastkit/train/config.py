@@ -280,7 +280,17 @@ def config_reference() -> str:
     lines = []
     for section, field in Config.model_fields.items():
         model = field.annotation if isinstance(field.annotation, type) else Component
-        lines.append(f"[{section}]")
+        if section == "towers":
+            lines.append("[towers.NAME]  (one per tower; default: one shared tower of [encoder], [head])")
+            model = TowerSection
+        elif section == "objectives":
+            lines.append("[[objectives]]  (instead of [loss]: several weighted losses)")
+            lines.append("  name (str, required): a loss of contrastkit.losses or package.module:Loss")
+            lines.append("  weight (float, default 1.0), inputs (parameter -> field, see docs/training.md)")
+            lines.append("  (any other key is passed to the loss)")
+            continue
+        else:
+            lines.append(f"[{section}]")
         if section in ("views", "encoder", "head", "loss") or model is DataSection:
             lines.append("  (any other key is passed to the named component; see its docstring)")
         for key, info in model.model_fields.items():
