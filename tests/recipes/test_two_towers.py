@@ -105,3 +105,5 @@ def test_image_and_text_towers_train_with_two_objectives_and_search_across(tmp_p
     assert len(hits) == 5 and all(hit["name"].endswith(".png") for hit in hits)
     assert main([*query, "--tower", "sound"]) == 2
     assert "--tower sound: not a tower of this run" in capsys.readouterr().err
+    assert main(["eval", str(run), "--json"]) == 0  # each field through its own tower again
+    assert json.loads(capsys.readouterr().out) == pytest.approx(result.final)

@@ -66,3 +66,16 @@ def save_encoder(folder: Path, module: nn.Module, spec: dict, name: str) -> None
     folder.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in module.state_dict().items()}
     atomic_write(folder / "weights.safetensors", lambda tmp: save_file(state, str(tmp)))
+
+
+def load_selected_model(config, run, train_data):
+    """The run's towers with the weights of its selected checkpoint (``selection.json``)."""
+    from ..train.checkpoint import load_checkpoint, model_state
+    from .build import build_model
+
+    model = build_model(config, train_data)
+    record = run.read_json(run.path / SELECTION) or {}
+    tensors, _ = load_checkpoint(run.checkpoints, record.get("selected_step"))
+    state = model_state(tensors)
+    model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+    return model.eval()

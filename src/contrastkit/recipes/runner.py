@@ -24,7 +24,7 @@ from .build import (
     no_duplicates_sampler,
     views_by_field,
 )
-from .finish import finish
+from .finish import finish, load_selected_model
 from .graph import evaluate_graph_run, is_graph_config, train_graph
 from .result import RunResult
 from .splits import load_splits
@@ -64,6 +64,15 @@ def read_run_config(run_dir: str | Path) -> Config:
     if not run.config.is_file():
         raise ConfigError(f"run directory {run_dir}: no config.toml (not a contrastkit run)")
     return validate_config(parse_toml(run.config.read_text(), str(run.config)))
+
+
+def resolved_config(config: Config) -> dict:
+    """The config as saved in the run directory (re-read by ``--resume`` and ``eval``): without the
+    default ``[loss]`` when ``[[objectives]]`` replace it."""
+    data = config.model_dump(mode="json")
+    if config.objectives is not None:
+        data.pop("loss", None)
+    return data
 
 
 def make_evaluator(config: Config, train, test, views, tasks=()):
@@ -141,7 +150,7 @@ def _train(
         path = str(RunDir.new(config.run.output_dir, name).path) if main else None
         run = RunDir(distributed.broadcast_object(path))
         if main:
-            run.write_config(dumps_toml(config.model_dump(mode="json")))
+            run.write_config(dumps_toml(resolved_config(config)))
     evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)  # the final table
     watched = evaluator if splits.validation is None else \
         make_evaluator(config, train_data, splits.validation, parts.views, parts.tasks)
@@ -206,11 +215,14 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
     splits = load_splits(config)
     train_data, test_data = splits.train, splits.test
     bind_views(parts.views, train_data)
-    encoder, _ = load_run_encoder(run_dir, device)
-    evaluator = make_evaluator(config, train_data, test_data, parts.views)
+    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)
     from ..train.embedding import embedding_function
 
-    metrics = evaluator(embedding_function(encoder, device))
     run = RunDir(run_dir)
+    if config.towers and len(config.towers) > 1:  # each field through its own tower
+        model = load_selected_model(config, run, train_data)
+    else:
+        model, _ = load_run_encoder(run_dir, device)
+    metrics = evaluator(embedding_function(model.to(device), device))
     run.write_json(run.path / "eval.json", metrics)
     return metrics, run.read_json(run.baselines) or {}
