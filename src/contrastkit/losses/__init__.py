@@ -12,6 +12,7 @@ from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
 from .ntxent import NTXent
+from .pairwise_clip import PairwiseCLIP
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
 from .supcon import SupCon
@@ -34,6 +35,7 @@ __all__ = [
     "MeanShifted",
     "MultiViewInfoNCE",
     "NTXent",
+    "PairwiseCLIP",
     "PolyView",
     "SigLIP",
     "SupCon",
