@@ -22,6 +22,8 @@ from .probes import knn_accuracy, linear_probe, nearest_class_mean_probe
 from .recommendation import recommendation_metrics
 from .retrieval import retrieval_metrics
 from .similarity import pair_cosines, sts_pearson, sts_spearman
+from .zero_shot import class_embeddings, confusion_matrix, zero_shot_metrics, zero_shot_predictions
+from .zero_shot_evaluator import ZeroShotEvaluator, class_prompts
 
 __all__ = [
     "AnomalyEvaluator",
@@ -32,10 +34,14 @@ __all__ = [
     "RetrievalEvaluator",
     "STSEvaluator",
     "SequentialEvaluator",
+    "ZeroShotEvaluator",
     "alignment",
     "anisotropy",
     "anomaly_auroc",
     "auroc",
+    "class_embeddings",
+    "class_prompts",
+    "confusion_matrix",
     "effective_rank",
     "knn_accuracy",
     "knn_anomaly_scores",
@@ -49,4 +55,6 @@ __all__ = [
     "sts_pearson",
     "sts_spearman",
     "uniformity",
+    "zero_shot_metrics",
+    "zero_shot_predictions",
 ]
