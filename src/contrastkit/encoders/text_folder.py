@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 
+from .._paths import confined
 from .text import TextEncoder, check_model_folder
 
 FORMAT = 1
@@ -117,7 +118,7 @@ def _settings_from_sentence_transformers(folder: Path) -> tuple[dict[str, Any], 
     transformer, dense, mode = None, None, None
     for module in modules:
         kind = module["type"].rsplit(".", 1)[-1]
-        path = folder / module.get("path", "")
+        path = confined(folder, module.get("path", ""), f"{folder / 'modules.json'}: path")
         if kind == "Transformer":
             transformer = path
             max_length = _max_seq_length(path)

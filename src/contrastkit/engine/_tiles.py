@@ -57,10 +57,13 @@ class TileClassifier:
 
     def __init__(self, structure: PairStructure):
         self.structure = structure
-        self.sparse = structure.anchor_labels is None and structure.anchor_ids is None
+        self.sparse = (structure.anchor_labels is None and structure.anchor_ids is None
+                       and structure.score_ceiling is None)
 
     def has_special_pairs(self, r0: int, r1: int, c0: int, c1: int) -> bool:
         s = self.structure
+        if s.score_ceiling is not None:  # rule 6 depends on the logits: any tile may exclude pairs
+            return True
         for index in (s.pos_index, s.self_index):
             if index is not None:
                 part = index[r0:r1]

@@ -1,7 +1,9 @@
 """The contrastive objective catalogue: each loss a short formula over :mod:`contrastkit.engine`."""
 
+from .barlow_twins import BarlowTwins
 from .clan import CLAN
 from .clip import CLIPLoss
+from .cluster_ns import ClusterNS
 from .dcl import DCL, DCLW
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
@@ -10,13 +12,18 @@ from .infonce import InfoNCE
 from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
+from .moco_hnf import MoCoHNF
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
+from .negative_cosine import NegativeCosine
+from .nnclr import NNCLR
 from .ntxent import NTXent
 from .pairwise_clip import PairwiseCLIP
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
 from .supcon import SupCon
+from .swav import SwAV
 from .triplet import TripletMargin
+from .vicreg import VICReg
 from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
@@ -27,20 +34,27 @@ __all__ = [
     "KCL",
     "MACL",
     "MVDHEL",
+    "NNCLR",
+    "BarlowTwins",
     "CLIPLoss",
+    "ClusterNS",
     "DebiasedContrastive",
     "HardNegativeContrastive",
     "InfoNCE",
     "LightGCLContrastive",
     "MeanShifted",
+    "MoCoHNF",
     "MultiViewInfoNCE",
     "NTXent",
+    "NegativeCosine",
     "PairwiseCLIP",
     "PolyView",
     "SigLIP",
     "SupCon",
     "SupervisedSimCSE",
+    "SwAV",
     "TripletMargin",
+    "VICReg",
     "WeightedInfoNCE",
     "alignment",
     "bpr_loss",
