@@ -19,7 +19,7 @@ from contrastkit.data import (
 )
 from contrastkit.data.fashion_mnist import DEBIAN_DIR
 
-SPEC_FILE = Path(__file__).parents[2] / "src/contrastkit/recipes/captions/fashion-mnist.toml"
+RECIPE = Path(__file__).parents[2] / "src/contrastkit/recipes/clip-fashion-mnist.toml"
 TABLE = {"class_names": ["cat", "dog", "bird"], "templates": ["a photo of {}.", "{} outside"],
          "synonyms": {"dog": ["a dog", "a puppy"]}, "held_out_classes": ["bird"]}
 
@@ -77,7 +77,7 @@ def test_bad_labels():
 
 
 def test_bundled_fashion_mnist_spec_is_valid():
-    spec = CaptionSpec.from_mapping(tomllib.loads(SPEC_FILE.read_text())["captions"])
+    spec = CaptionSpec.from_mapping(tomllib.loads(RECIPE.read_text())["data"]["captions"])
     assert len(spec.class_names) == 10 and len(spec.held_out_classes) == 2
     assert all(len(names) >= 2 for names in spec.names())
 
@@ -86,7 +86,8 @@ def test_image_caption_data_fields_groups_and_subset():
     images = torch.rand(3, 1, 4, 4)
     data = ImageCaptionData(images, ["a", "b", "c", "d"], torch.tensor([0, 2, 0, 1]),
                             torch.tensor([5, 6, 5, 7]), ["x.png", "y.png", "z.png"])
-    batch = data.fields([3, 0])
+    assert data.fields == ("image", "text", "group", "label")
+    batch = data.batch(torch.tensor([3, 0]))
     assert torch.equal(batch["image"], images[[1, 0]])
     assert batch["text"] == ["d", "a"] and batch["group"].tolist() == [1, 0]
     assert batch["label"].tolist() == [7, 5]
@@ -113,7 +114,7 @@ def test_fashion_mnist_captions_hold_classes_out_of_training(tmp_path):
     for split in ("train", "t10k"):
         _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", rng.integers(0, 256, (40, 28, 28)))
         _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", labels)
-    spec = CaptionSpec.from_mapping(tomllib.loads(SPEC_FILE.read_text())["captions"])
+    spec = CaptionSpec.from_mapping(tomllib.loads(RECIPE.read_text())["data"]["captions"])
     held = spec.held_out_indices()
     train = fashion_mnist_captions(spec, "train", seed=1, root=tmp_path)
     assert len(train) == 32 and not set(train.labels.tolist()) & set(held)

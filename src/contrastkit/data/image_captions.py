@@ -15,8 +15,9 @@ class ImageCaptionData:
     ``images``: ``(U, C, H, W)`` float32 in [0, 1], each distinct image stored once;
     ``captions``: ``N`` non-empty strings; ``image_index``: ``(N,)`` int64, the image of each row;
     ``labels``: ``(N,)`` int64 or ``None``; ``names``: ``U`` image names (file names or indices).
-    Rows with the same ``image_index`` are one group: a trainer passes :meth:`groups` as ``ids`` so
-    that captions of one image are never each other's negatives.
+    Rows with the same ``image_index`` are one group: the ``group`` field reaches the loss as
+    ``ids``, so captions of one image are never each other's negatives. Follows the trainer's field
+    protocol (:mod:`contrastkit.data.fields`): ``fields`` and ``batch(indices) -> dict``.
     """
 
     images: Tensor
@@ -59,7 +60,11 @@ class ImageCaptionData:
         """``(N,)`` group id of each row: the index of its image."""
         return self.image_index
 
-    def fields(self, index) -> dict:
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return ("image", "text", "group") + (("label",) if self.labels is not None else ())
+
+    def batch(self, index) -> dict:
         """The named fields of rows ``index``: ``image`` ``(B, C, H, W)``, ``text`` (list of ``B``
         strings), ``group`` ``(B,)`` and, with labels, ``label`` ``(B,)``."""
         index = torch.as_tensor(index, dtype=torch.long)
