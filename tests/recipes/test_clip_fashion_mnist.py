@@ -10,6 +10,7 @@ import pytest
 from contrastkit.recipes import load_recipe, train
 from contrastkit.recipes.build import build_components
 from contrastkit.recipes.catalogue import recipe_text
+from contrastkit.recipes.zero_shot import zero_shot_run
 from contrastkit.train.config import ConfigError, parse_toml, validate_config
 
 
@@ -41,8 +42,9 @@ def test_tiny_run_through_the_trainer(tmp_path):
     images = rng.integers(0, 60, (200, 28, 28))
     for row, label in enumerate(labels):  # a class-dependent bar, so there is something to learn
         images[row, 4:24, 4 + label:8 + label] = 250
-    _write_idx(tmp_path / "train-images-idx3-ubyte.gz", images)
-    _write_idx(tmp_path / "train-labels-idx1-ubyte.gz", labels)
+    for split in ("train", "t10k"):
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", images)
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", labels)
     data = parse_toml(recipe_text("clip-fashion-mnist"))
     data["run"]["output_dir"] = str(tmp_path / "runs")
     data["data"]["root"] = str(tmp_path)
@@ -57,3 +59,22 @@ def test_tiny_run_through_the_trainer(tmp_path):
     assert result.steps == 4
     assert np.isfinite(list(result.final.values())).all()
     assert "retrieval/recall@1" in result.final
+
+    table = zero_shot_run(result.run_dir.path)
+    assert {"zero_shot/accuracy", "zero_shot/seen_accuracy", "zero_shot/unseen_accuracy",
+            "zero_shot/text_to_image_recall@10", "zero_shot/image_to_text_ndcg@10"} <= set(table)
+    assert all(0.0 <= v <= 1.0 for v in table.values())
+    assert (result.run_dir.path / "zero_shot.json").is_file()
+    assert (result.run_dir.path / "report" / "zero_shot_confusion.png").is_file()
+    assert (result.run_dir.path / "report" / "top_text_to_image.png").is_file()
+
+
+def test_resolved_config_with_quoted_keys_round_trips():
+    # Class names such as "T-shirt/top" or "Ankle boot" are table keys that TOML must quote.
+    from contrastkit.train.toml_writer import dumps_toml
+
+    config, _ = load_recipe("clip-fashion-mnist")
+    dumped = config.model_dump(mode="json")
+    assert validate_config(parse_toml(dumps_toml(dumped))) == config
+    nested = {"a b": {"T-shirt/top": [1], "x.y": {"z w": 2}}}
+    assert parse_toml(dumps_toml(nested)) == nested
