@@ -2,11 +2,13 @@
 trainer (image tower + text tower, symmetric InfoNCE with a learnable temperature)."""
 
 import gzip
+import json
 import struct
 
 import numpy as np
 import pytest
 
+from contrastkit.cli import main
 from contrastkit.recipes import load_recipe, train
 from contrastkit.recipes.build import build_components
 from contrastkit.recipes.catalogue import recipe_text
@@ -36,7 +38,7 @@ def _write_idx(path, array):
 
 
 @pytest.mark.slow
-def test_tiny_run_through_the_trainer(tmp_path):
+def test_tiny_run_through_the_trainer(tmp_path, capsys):
     rng = np.random.default_rng(0)
     labels = np.arange(200) % 10
     images = rng.integers(0, 60, (200, 28, 28))
@@ -67,6 +69,9 @@ def test_tiny_run_through_the_trainer(tmp_path):
     assert (result.run_dir.path / "zero_shot.json").is_file()
     assert (result.run_dir.path / "report" / "zero_shot_confusion.png").is_file()
     assert (result.run_dir.path / "report" / "top_text_to_image.png").is_file()
+    assert main(["zero-shot", str(result.run_dir.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == table
+    assert main(["zero-shot", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
 
 
 def test_resolved_config_with_quoted_keys_round_trips():
