@@ -83,3 +83,50 @@ def test_resolved_config_with_quoted_keys_round_trips():
     assert validate_config(parse_toml(dumps_toml(dumped))) == config
     nested = {"a b": {"T-shirt/top": [1], "x.y": {"z w": 2}}}
     assert parse_toml(dumps_toml(nested)) == nested
+
+
+def test_mcse_configuration_of_the_recipe_builds():
+    """MCSE (Zhang et al., 2022, arXiv:2204.10931): unsupervised SimCSE on the captions (two dropout
+    views of the text) plus the caption-image objective with weight lambda, as docs/image_text.md
+    writes it."""
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    del data["loss"]
+    data["views"] = {"name": "identity", "num_views": 2, "fields": ["text"]}
+    data["towers"]["text"]["frozen"] = False
+    data["objectives"] = [
+        {"name": "InfoNCE", "temperature": 0.05, "inputs": {"query": "text:0", "key": "text:1"}},
+        {"name": "CLIPLoss", "weight": 0.1, "temperature": 0.07,
+         "inputs": {"a": "image", "b": "text:0", "ids": "group"}},
+    ]
+    parts = build_components(validate_config(data))
+    assert len(parts.objectives) == 2
+
+
+@pytest.mark.slow
+def test_user_image_caption_table_trains_with_the_recipe(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "img").mkdir()
+    lines = ["image,caption"]
+    colours = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255)}
+    for i, colour in enumerate(list(colours) * 4):
+        rgb = colours[colour]
+        Image.fromarray(np.full((20 + i, 30, 3), rgb, dtype=np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        lines += [f"img/{i}.png,a {colour} square", f"img/{i}.png,something {colour}"]  # two captions each
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    data["run"]["output_dir"] = str(tmp_path / "runs")
+    data["data"] = {"name": "image_captions", "path": str(tmp_path / "pairs.csv"), "image_size": [12, 12],
+                    "channels": 3, "test_fraction": 0.25}
+    data["towers"]["image"]["encoder"] = {"name": "small_cnn", "width": 8, "depth": 2, "embedding_dim": 16}
+    data["towers"]["image"]["head"]["output_dim"] = 16
+    data["towers"]["text"] = {"fields": ["text"], "head": {"name": "mlp", "output_dim": 16},
+                              "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
+                                          "num_heads": 2, "max_length": 8}}
+    data["train"].update(batch_size=8, max_steps=3, report=False)
+    result = train(validate_config(data), "user", quiet=True)
+    assert result.steps == 3 and np.isfinite(list(result.final.values())).all()
+    bad = dict(data, data={**data["data"], "path": str(tmp_path / "bad.csv")})
+    (tmp_path / "bad.csv").write_text("image,caption\nimg/0.png,a red square\nimg/nope.png,a cat\n")
+    with pytest.raises(ValueError, match=r"row 1 of bad.csv: image file .*nope.png does not exist"):
+        train(validate_config(bad), "bad", quiet=True)
