@@ -90,10 +90,13 @@ def build_parser() -> Parser:
     search.add_argument("--json", action="store_true", help="print the results as JSON")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
     report.add_argument("run_dir")
+    zero_shot = commands.add_parser("zero-shot", help="zero-shot table of an image-text run")
+    zero_shot.add_argument("run_dir")
+    zero_shot.add_argument("--json", action="store_true", help="print the metrics as JSON")
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
     recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
-    for sub in (train, sweep, evaluate, embed, search, report, recipes):
+    for sub in (train, sweep, evaluate, embed, search, report, zero_shot, recipes):
         _common(sub)
     return parser
 
@@ -142,6 +145,10 @@ def cmd_train(args) -> int:
     from .report.table import trained_columns
 
     print(format_table(result.final, result.baselines, trained_columns(result.final, result.selection)))
+    if config.data.name == "fashion_mnist_captions":  # image-text run: the zero-shot table as well
+        from .recipes.zero_shot import zero_shot_run
+
+        print(format_table(zero_shot_run(result.run_dir.path), {}))
     if result.stop_reason:
         print(result.stop_reason)
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")
@@ -222,6 +229,18 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_zero_shot(args) -> int:
+    from .recipes.runner import limit_threads, read_run_config
+    from .recipes.zero_shot import zero_shot_run
+    from .report import format_table
+
+    _check_run_dir(args.run_dir)
+    limit_threads(read_run_config(args.run_dir).run.threads)
+    metrics = zero_shot_run(args.run_dir)
+    print(json.dumps(metrics) if args.json else format_table(metrics, {}))
+    return 0
+
+
 def cmd_recipes(args) -> int:
     from .recipes.catalogue import describe_recipes
 
@@ -254,6 +273,7 @@ COMMANDS = {
     "embed": cmd_embed,
     "search": cmd_search,
     "report": cmd_report,
+    "zero-shot": cmd_zero_shot,
     "recipes": cmd_recipes,
 }
 

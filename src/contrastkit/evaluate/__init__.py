@@ -24,6 +24,8 @@ from .recommendation import recommendation_metrics
 from .retrieval import retrieval_metrics
 from .robustness import RobustnessEvaluator
 from .similarity import pair_cosines, sts_pearson, sts_spearman
+from .zero_shot import class_embeddings, confusion_matrix, zero_shot_metrics, zero_shot_predictions
+from .zero_shot_evaluator import ZeroShotEvaluator, class_prompts
 
 __all__ = [
     "AnomalyEvaluator",
@@ -36,10 +38,14 @@ __all__ = [
     "RobustnessEvaluator",
     "STSEvaluator",
     "SequentialEvaluator",
+    "ZeroShotEvaluator",
     "alignment",
     "anisotropy",
     "anomaly_auroc",
     "auroc",
+    "class_embeddings",
+    "class_prompts",
+    "confusion_matrix",
     "effective_rank",
     "fit_linear_probe",
     "knn_accuracy",
@@ -55,4 +61,6 @@ __all__ = [
     "sts_pearson",
     "sts_spearman",
     "uniformity",
+    "zero_shot_metrics",
+    "zero_shot_predictions",
 ]

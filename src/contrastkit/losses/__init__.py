@@ -19,6 +19,7 @@ from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
 from .negative_cosine import NegativeCosine
 from .nnclr import NNCLR
 from .ntxent import NTXent
+from .pairwise_clip import PairwiseCLIP
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
 from .simctg import SimCTG
@@ -51,6 +52,7 @@ __all__ = [
     "MultiViewInfoNCE",
     "NTXent",
     "NegativeCosine",
+    "PairwiseCLIP",
     "PolyView",
     "SigLIP",
     "SimCTG",

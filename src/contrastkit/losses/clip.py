@@ -20,16 +20,18 @@ class CLIPLoss(InfoNCE):
         s_{ij} = \langle \hat a_i, \hat b_j\rangle / \tau
 
     Row ``i`` of ``a`` is paired with row ``i`` of ``b``; every other row of the other modality is a
-    negative. This is :class:`InfoNCE` with ``symmetric=True``; the temperature is learnable by
-    default and stored as :math:`\log\tau` (CLIP's ``logit_scale`` is :math:`1/\tau`).
+    negative, except rows sharing the pair's ``ids`` (e.g. two captions of one image), which are
+    left out of both directions' denominators. This is :class:`InfoNCE` with ``symmetric=True``;
+    the temperature is learnable by default and stored as :math:`\log\tau` (CLIP's
+    ``logit_scale`` is :math:`1/\tau`).
 
     Args:
         temperature: initial :math:`\tau > 0` (default 0.07, CLIP's initialisation).
         learnable_temperature: make :math:`\tau` a parameter (default ``True``).
         normalize, reduction, backend, tile_size: see :class:`InfoNCE`.
     Shapes:
-        a ``(N, d)``, b ``(N, d)``; ``reduction="none"`` returns ``(N,)``, the mean of the two
-        directions for each pair.
+        a ``(N, d)``, b ``(N, d)``, ids ``(N,)`` integers (optional); ``reduction="none"`` returns
+        ``(N,)``, the mean of the two directions for each pair.
     Returns:
         Scalar float32 tensor (float64 for float64 inputs).
     Raises:
@@ -40,11 +42,11 @@ class CLIPLoss(InfoNCE):
         super().__init__(temperature, symmetric=True,
                          learnable_temperature=learnable_temperature, **options)
 
-    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+    def forward(self, a: Tensor, b: Tensor, *, ids: Tensor | None = None) -> Tensor:
         # Validate under this loss's argument names before InfoNCE sees them as query/key.
         check_embeddings("a", a)
         check_embeddings("b", b)
         check_same_shape("a", a, "b", b)
         if not self.gather_distributed:  # gathered, InfoNCE counts every rank's rows
             check_min_rows("a", a, 2)
-        return super().forward(a, b)
+        return super().forward(a, b, ids=ids)

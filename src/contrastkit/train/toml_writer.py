@@ -42,12 +42,12 @@ def dumps_toml(data: dict) -> str:
         if prefix and (scalars or not any(isinstance(v, dict) for v in node.values())):
             lines.append(f"[{prefix}]")
         for key, value in scalars.items():
-            lines.append(f"{key} = {_value(value)}")
+            lines.append(f"{_key(key)} = {_value(value)}")
         if scalars or prefix:
             lines.append("")
         for key, value in node.items():
             if isinstance(value, dict):
-                table(f"{prefix}.{key}" if prefix else key, value)
+                table(f"{prefix}.{_key(key)}" if prefix else _key(key), value)
 
     table("", data)
     return "\n".join(lines).rstrip() + "\n"

@@ -1,0 +1,132 @@
+"""The clip-fashion-mnist recipe: valid as shipped, and a tiny run on fake IDX files through the
+trainer (image tower + text tower, symmetric InfoNCE with a learnable temperature)."""
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+
+from contrastkit.cli import main
+from contrastkit.recipes import load_recipe, train
+from contrastkit.recipes.build import build_components
+from contrastkit.recipes.catalogue import recipe_text
+from contrastkit.recipes.zero_shot import zero_shot_run
+from contrastkit.train.config import ConfigError, parse_toml, validate_config
+
+
+def test_recipe_is_valid_and_switches_to_siglip():
+    config, name = load_recipe("clip-fashion-mnist")
+    build_components(config)
+    assert name == "clip-fashion-mnist" and config.towers["text"].frozen
+    assert config.data.options["captions"]["held_out_classes"] == ["Sandal", "Bag"]
+    siglip, _ = load_recipe("clip-fashion-mnist", ["loss.name=SigLIP", "loss.temperature=0.1",
+                                                   'loss.inputs={a = "image", b = "text"}'])
+    build_components(siglip)
+    with pytest.raises(ConfigError, match="captions"):
+        bad, _ = load_recipe("clip-fashion-mnist", ["data.captions.colour=\"red\""])
+        from contrastkit.recipes.build import load_data
+
+        load_data(bad)
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
+    with gzip.open(path, "wb") as handle:
+        handle.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.mark.slow
+def test_tiny_run_through_the_trainer(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    labels = np.arange(200) % 10
+    images = rng.integers(0, 60, (200, 28, 28))
+    for row, label in enumerate(labels):  # a class-dependent bar, so there is something to learn
+        images[row, 4:24, 4 + label:8 + label] = 250
+    for split in ("train", "t10k"):
+        _write_idx(tmp_path / f"{split}-images-idx3-ubyte.gz", images)
+        _write_idx(tmp_path / f"{split}-labels-idx1-ubyte.gz", labels)
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    data["run"]["output_dir"] = str(tmp_path / "runs")
+    data["data"]["root"] = str(tmp_path)
+    data["towers"]["image"]["encoder"].update(width=8, depth=2, embedding_dim=16)
+    data["towers"]["image"]["head"]["output_dim"] = 16
+    data["towers"]["text"] = {"fields": ["text"], "head": {"name": "mlp", "output_dim": 16},
+                              "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
+                                          "num_heads": 2, "max_length": 16}}
+    data["train"].update(batch_size=32, max_steps=4, report=False)
+    data["eval"]["max_samples"] = 16
+    result = train(validate_config(data), "clip", quiet=True)
+    assert result.steps == 4
+    assert np.isfinite(list(result.final.values())).all()
+    assert "retrieval/recall@1" in result.final
+
+    table = zero_shot_run(result.run_dir.path)
+    assert {"zero_shot/accuracy", "zero_shot/seen_accuracy", "zero_shot/unseen_accuracy",
+            "zero_shot/text_to_image_recall@10", "zero_shot/image_to_text_ndcg@10"} <= set(table)
+    assert all(0.0 <= v <= 1.0 for v in table.values())
+    assert (result.run_dir.path / "zero_shot.json").is_file()
+    assert (result.run_dir.path / "report" / "zero_shot_confusion.png").is_file()
+    assert (result.run_dir.path / "report" / "top_text_to_image.png").is_file()
+    assert main(["zero-shot", str(result.run_dir.path), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out) == table
+    assert main(["zero-shot", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
+
+
+def test_resolved_config_with_quoted_keys_round_trips():
+    # Class names such as "T-shirt/top" or "Ankle boot" are table keys that TOML must quote.
+    from contrastkit.train.toml_writer import dumps_toml
+
+    config, _ = load_recipe("clip-fashion-mnist")
+    dumped = config.model_dump(mode="json")
+    assert validate_config(parse_toml(dumps_toml(dumped))) == config
+    nested = {"a b": {"T-shirt/top": [1], "x.y": {"z w": 2}}}
+    assert parse_toml(dumps_toml(nested)) == nested
+
+
+def test_mcse_configuration_of_the_recipe_builds():
+    """MCSE (Zhang et al., 2022, arXiv:2204.10931): unsupervised SimCSE on the captions (two dropout
+    views of the text) plus the caption-image objective with weight lambda, as docs/image_text.md
+    writes it."""
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    del data["loss"]
+    data["views"] = {"name": "identity", "num_views": 2, "fields": ["text"]}
+    data["towers"]["text"]["frozen"] = False
+    data["objectives"] = [
+        {"name": "InfoNCE", "temperature": 0.05, "inputs": {"query": "text:0", "key": "text:1"}},
+        {"name": "CLIPLoss", "weight": 0.1, "temperature": 0.07,
+         "inputs": {"a": "image", "b": "text:0", "ids": "group"}},
+    ]
+    parts = build_components(validate_config(data))
+    assert len(parts.objectives) == 2
+
+
+@pytest.mark.slow
+def test_user_image_caption_table_trains_with_the_recipe(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "img").mkdir()
+    lines = ["image,caption"]
+    colours = {"red": (255, 0, 0), "green": (0, 255, 0), "blue": (0, 0, 255), "white": (255, 255, 255)}
+    for i, colour in enumerate(list(colours) * 4):
+        rgb = colours[colour]
+        Image.fromarray(np.full((20 + i, 30, 3), rgb, dtype=np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        lines += [f"img/{i}.png,a {colour} square", f"img/{i}.png,something {colour}"]  # two captions each
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    data["run"]["output_dir"] = str(tmp_path / "runs")
+    data["data"] = {"name": "image_captions", "path": str(tmp_path / "pairs.csv"), "image_size": [12, 12],
+                    "channels": 3, "test_fraction": 0.25}
+    data["towers"]["image"]["encoder"] = {"name": "small_cnn", "width": 8, "depth": 2, "embedding_dim": 16}
+    data["towers"]["image"]["head"]["output_dim"] = 16
+    data["towers"]["text"] = {"fields": ["text"], "head": {"name": "mlp", "output_dim": 16},
+                              "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
+                                          "num_heads": 2, "max_length": 8}}
+    data["train"].update(batch_size=8, max_steps=3, report=False)
+    result = train(validate_config(data), "user", quiet=True)
+    assert result.steps == 3 and np.isfinite(list(result.final.values())).all()
+    bad = dict(data, data={**data["data"], "path": str(tmp_path / "bad.csv")})
+    (tmp_path / "bad.csv").write_text("image,caption\nimg/0.png,a red square\nimg/nope.png,a cat\n")
+    with pytest.raises(ValueError, match=r"row 1 of bad.csv: image file .*nope.png does not exist"):
+        train(validate_config(bad), "bad", quiet=True)
