@@ -55,7 +55,8 @@ def build_parser() -> Parser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
     embed.add_argument("run_dir")
-    embed.add_argument("input", help="image folder or file, .npz, or IDX (.gz) file")
+    embed.add_argument("input", help="image folder or file, .npz, IDX (.gz); texts: .txt (one per line), "
+                       "or a jsonl / csv / parquet `text` column")
     embed.add_argument(
         "output",
         nargs="?",
@@ -64,7 +65,7 @@ def build_parser() -> Parser:
     )
     search = commands.add_parser("search", help="top-k nearest corpus items for a query")
     search.add_argument("run_dir")
-    search.add_argument("query", help="an image file, or the name of a corpus row")
+    search.add_argument("query", help="an image file, a text (text runs), or the name of a corpus row")
     search.add_argument(
         "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
     )

@@ -3,20 +3,24 @@
 Files written by :func:`save_text_encoder`:
 
 - the Hugging Face model (``config.json``, ``model.safetensors``) and tokenizer files, at the top level;
-- ``sentence_bert_config.json`` (``max_seq_length`` = our ``max_length``);
+- ``sentence_bert_config.json`` (``max_seq_length``: the export length, see :meth:`TextEncoder.export_config`;
+  the base model's length is kept even when training truncated shorter);
 - ``1_Pooling/config.json`` in the legacy ``pooling_mode_*_token`` keys, which sentence-transformers 2.x
   and later all read;
 - for ``cls_mlp``: ``2_Dense/`` (sentence-transformers ``Dense`` with ``Tanh``; weights ``linear.weight``,
   ``linear.bias``). It is listed in ``modules.json`` only when the MLP is used at inference
   (``mlp_only_train=False``), so sentence-transformers reproduces our eval-mode output either way;
-- ``modules.json`` (Transformer, Pooling, [Dense], [Normalize if ``normalize``]);
-- ``contrastkit.json``: our settings (:meth:`TextEncoder.config`) and a format number.
+- ``modules.json`` (Transformer, Pooling, [Dense], [Normalize if the encoder or its base model normalises]);
+- ``contrastkit.json``: our settings (:meth:`TextEncoder.export_config`), the base model and a format number;
+- ``README.md``: a model card, when :meth:`TextEncoder.save` is given one (:mod:`.model_card`).
 
 ``avg_first_last`` has no sentence-transformers equivalent: such a folder gets no ``modules.json`` (a
 warning says so) and loads with :meth:`TextEncoder.load` only.
 
 The folder is written under a sibling temporary name and renamed into place; an existing folder is
 moved aside first and deleted after the rename, so a crash never leaves a half-written ``folder``.
+
+This module does not import :mod:`.text` (the encoder class is passed in), so the two never form a cycle.
 """
 
 from __future__ import annotations
@@ -31,14 +35,45 @@ from typing import Any
 
 import torch
 
-from .text import TextEncoder, check_model_folder
-
 FORMAT = 1
 _ST_MODES = {"mean": "mean", "cls": "cls", "max": "max", "cls_mlp": "cls"}
 _TANH = "torch.nn.modules.activation.Tanh"
 _LEGACY_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
                 "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
                 "pooling_mode_weightedmean_tokens": "weightedmean", "pooling_mode_lasttoken": "lasttoken"}
+
+
+def check_model_folder(name: str, folder: str | os.PathLike) -> Path:
+    """Return ``folder`` as a :class:`Path`, or raise ``ValueError`` naming ``name`` if it is not a folder."""
+    path = Path(folder).expanduser()
+    if not path.is_dir():
+        raise ValueError(f"{name}: model folder {str(path)!r} does not exist (no hub downloads are made)")
+    return path
+
+
+def check_transformers_folder(name: str, folder: str | os.PathLike) -> Path:
+    """Like :func:`check_model_folder`, and the folder must hold a transformers ``config.json``."""
+    path = check_model_folder(name, folder)
+    if not (path / "config.json").is_file():
+        raise ValueError(f"{name}: {str(path)!r} is not a transformers model folder (no config.json)")
+    return path
+
+
+def base_settings(folder: Path) -> dict[str, Any]:
+    """What a folder says about the model for export: ``max_length`` (its max_seq_length, or None),
+    ``normalize`` (a Normalize module, or our stored setting) and ``name`` (the base model)."""
+    if (folder / "contrastkit.json").is_file():
+        stored = _read_json(folder / "contrastkit.json")
+        return {"max_length": stored.get("max_length"), "normalize": bool(stored.get("normalize")),
+                "name": stored.get("base_model") or str(folder)}
+    normalize, max_length = False, _max_seq_length(folder)
+    if (folder / "modules.json").is_file():
+        for module in _read_json(folder / "modules.json"):
+            kind = str(module.get("type", "")).rsplit(".", 1)[-1]
+            normalize = normalize or kind == "Normalize"
+            if kind == "Transformer":
+                max_length = _max_seq_length(folder / module.get("path", "")) or max_length
+    return {"max_length": max_length, "normalize": normalize, "name": str(folder)}
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -50,15 +85,19 @@ def _read_json(path: Path) -> Any:
     return json.loads(path.read_text())
 
 
-def _write_folder(encoder: TextEncoder, out: Path) -> None:
+def _write_folder(encoder, out: Path, card: str | None) -> None:
     from safetensors.torch import save_file
 
-    encoder.model.save_pretrained(out)
-    encoder.tokenizer.save_pretrained(out)
-    _write_json(out / "sentence_bert_config.json",
-                {"max_seq_length": encoder.max_length, "do_lower_case": False})
-    cfg = encoder.config()
-    _write_json(out / "contrastkit.json", {"format": FORMAT, **cfg})
+    from ._quiet import quiet_transformers
+
+    cfg = encoder.export_config()
+    with quiet_transformers():
+        encoder.model.save_pretrained(out)
+        encoder.tokenizer.save_pretrained(out)
+    _write_json(out / "sentence_bert_config.json", {"max_seq_length": cfg["max_length"], "do_lower_case": False})
+    _write_json(out / "contrastkit.json", {"format": FORMAT, **cfg, "base_model": encoder.base_model})
+    if card is not None:
+        (out / "README.md").write_text(card)
     if encoder.mlp is not None:
         _write_json(out / "2_Dense" / "config.json", {"in_features": encoder.dimension,
                                                       "out_features": encoder.dimension,
@@ -79,15 +118,16 @@ def _write_folder(encoder: TextEncoder, out: Path) -> None:
                ("1_Pooling", "sentence_transformers.models.Pooling")]
     if encoder.mlp is not None and not encoder.mlp_only_train:
         modules.append(("2_Dense", "sentence_transformers.models.Dense"))
-    if encoder.normalize:
+    if cfg["normalize"]:
         (out / f"{len(modules)}_Normalize").mkdir()
         modules.append((f"{len(modules)}_Normalize", "sentence_transformers.models.Normalize"))
     _write_json(out / "modules.json", [{"idx": i, "name": str(i), "path": p, "type": t}
                                        for i, (p, t) in enumerate(modules)])
 
 
-def save_text_encoder(encoder: TextEncoder, folder: str | os.PathLike) -> Path:
-    """Write ``encoder`` to ``folder`` atomically (see the module docstring); return the folder."""
+def save_text_encoder(encoder, folder: str | os.PathLike, card: str | None = None) -> Path:
+    """Write ``encoder`` (a :class:`~contrastkit.encoders.TextEncoder`) to ``folder`` atomically (see the
+    module docstring), with ``card`` as its README.md; return the folder."""
     folder = Path(folder).expanduser().absolute()
     if folder.exists() and not folder.is_dir():
         raise ValueError(f"folder: {str(folder)!r} exists and is not a folder")
@@ -96,7 +136,7 @@ def save_text_encoder(encoder: TextEncoder, folder: str | os.PathLike) -> Path:
     tmp = folder.with_name(f".{folder.name}.tmp-{tag}")
     try:
         tmp.mkdir()
-        _write_folder(encoder, tmp)
+        _write_folder(encoder, tmp, card)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old-{tag}")
             os.replace(folder, old)
@@ -165,12 +205,13 @@ def _pooling_mode(config: dict[str, Any]) -> str:
     return modes[0]
 
 
-def load_text_encoder(cls: type[TextEncoder], folder: str | os.PathLike, **overrides: Any) -> TextEncoder:
+def load_text_encoder(cls: type, folder: str | os.PathLike, **overrides: Any):
     """Build ``cls`` from ``folder``: ours, a sentence-transformers folder, or a plain HF folder."""
     folder = check_model_folder("folder", folder)
     transformer, dense = folder, None
     if (folder / "contrastkit.json").is_file():
         settings = _read_json(folder / "contrastkit.json")
+        settings.pop("base_model", None)
         if settings.pop("format", None) != FORMAT:
             raise ValueError(f"folder: contrastkit.json has an unknown format (expected {FORMAT})")
         dense = folder / "2_Dense" if settings.get("pooling") == "cls_mlp" else None
