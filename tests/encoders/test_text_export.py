@@ -72,7 +72,7 @@ def test_sentence_transformers_and_contrastkit_embed_agree(saved, tmp_path):
     done = subprocess.run(command, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "Loading" not in done.stderr and "LOAD REPORT" not in done.stderr  # only our own bar
-    done = subprocess.run(command + ["--quiet"], capture_output=True, text=True)
+    done = subprocess.run([*command, "--quiet"], capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr == "", done.stderr
     ours = np.load(out)
     theirs = SentenceTransformer(str(saved), device="cpu").encode(TEXTS, batch_size=2)

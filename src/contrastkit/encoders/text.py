@@ -17,8 +17,13 @@ from torch import Tensor, nn
 
 from ._quiet import quiet_transformers
 from .pooling import avg_first_last_pool, check_pooling, cls_pool, max_pool, mean_pool
-from .text_folder import (base_settings, check_model_folder, check_transformers_folder, load_text_encoder,
-                          save_text_encoder)
+from .text_folder import (
+    base_settings,
+    check_model_folder,
+    check_transformers_folder,
+    load_text_encoder,
+    save_text_encoder,
+)
 
 __all__ = ["TextEncoder", "check_model_folder"]
 

@@ -94,7 +94,8 @@ def _write_folder(encoder, out: Path, card: str | None) -> None:
     with quiet_transformers():
         encoder.model.save_pretrained(out)
         encoder.tokenizer.save_pretrained(out)
-    _write_json(out / "sentence_bert_config.json", {"max_seq_length": cfg["max_length"], "do_lower_case": False})
+    _write_json(out / "sentence_bert_config.json",
+                {"max_seq_length": cfg["max_length"], "do_lower_case": False})
     _write_json(out / "contrastkit.json", {"format": FORMAT, **cfg, "base_model": encoder.base_model})
     if card is not None:
         (out / "README.md").write_text(card)
