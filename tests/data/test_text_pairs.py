@@ -18,7 +18,7 @@ def test_split_is_deterministic_groupwise_and_covers_every_row():
     assert first == again
     assert split_pairs(pairs, 6, 10, seed=2)["test"].positive != first["test"].positive
     assert len(first["test"]) >= 10 and len(first["validation"]) >= 6
-    assert sorted(sum((p.positive for p in first.values()), [])) == sorted(pairs.positive)
+    assert sorted(t for p in first.values() for t in p.positive) == sorted(pairs.positive)
     groups = [set(first[name].group) for name in ("train", "validation", "test")]
     assert not (groups[0] & groups[1]) and not (groups[0] & groups[2]) and not (groups[1] & groups[2])
     with pytest.raises(ValueError, match="leave none"):
@@ -39,8 +39,12 @@ def test_load_reads_fields_and_names_bad_rows(tmp_path, suffix):
     if suffix == ".jsonl":
         path.write_text("\n".join(json.dumps(r) for r in rows))
     else:
-        path.write_text("q,p,n,t\n" + "\n".join(f'{r["q"]},{r["p"]},"{json.dumps(r["n"]).replace(chr(34), 2 * chr(34))}",'
-                                                 f'{r["t"]}' for r in rows))
+        import csv
+
+        with open(path, "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["q", "p", "n", "t"])
+            writer.writerows([r["q"], r["p"], json.dumps(r["n"]), r["t"]] for r in rows)
     pairs = load_text_pairs(path, "q", "p", negatives="n", group="t")
     assert pairs.negatives == [["other", "more"], ["her"]] and pairs.group == [0, 1]
     bad = tmp_path / "bad.jsonl"

@@ -89,7 +89,7 @@ def split_pairs(pairs: TextPairs, validation: int, test: int, seed: int = 0) -> 
         if int(size) != size or size < 0:
             raise ValueError(f"{name}: expected a non-negative number of rows, got {size!r}")
     if validation + test >= len(pairs):
-        raise ValueError(f"validation + test: {validation + test} rows leave none of {len(pairs)} to train on")
+        raise ValueError(f"validation + test: {validation + test} rows leave none of {len(pairs)} to train")
     members: dict[int, list[int]] = {}
     for row, g in enumerate(pairs.group):
         members.setdefault(g, []).append(row)
