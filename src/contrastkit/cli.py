@@ -1,4 +1,4 @@
-"""The ``contrastkit`` command: train, eval, embed, search, report, recipes.
+"""The ``contrastkit`` command: train, eval, embed, search, mine, report, recipes.
 
 Errors in the input (config, paths, files) end with exit code 2 and one line on stderr; add
 ``--debug`` for the traceback.
@@ -71,12 +71,22 @@ def build_parser() -> Parser:
     )
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
+    mine = commands.add_parser("mine", help="add mined hard negatives to a pairs file")
+    mine.add_argument("model", help="a run directory or a text model folder")
+    mine.add_argument("pairs", help="jsonl / csv / parquet file with anchor and positive columns")
+    mine.add_argument("output", nargs="?", help="where to write (default: replace PAIRS atomically)")
+    mine.add_argument("-k", "--k", type=int, default=5, help="negatives per row (default 5)")
+    mine.add_argument("--margin", type=float, default=0.0, help="drop candidates above positive score-MARGIN")
+    mine.add_argument("--threshold", type=float, help="drop candidates above this cosine similarity")
+    mine.add_argument("--faiss", action="store_true", help="search with FAISS instead of exact chunks")
+    for name in ("anchor", "positive", "group"):
+        mine.add_argument(f"--{name}-column", default=None if name == "group" else name, metavar="NAME")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
     report.add_argument("run_dir")
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
     recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
-    for sub in (train, evaluate, embed, search, report, recipes):
+    for sub in (train, evaluate, embed, search, mine, report, recipes):
         _common(sub)
     return parser
 
@@ -166,6 +176,19 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_mine(args) -> int:
+    from .recipes.mining import mine_file
+    from .train.distributed import local_device
+
+    counts = mine_file(args.model, args.pairs, args.output, k=args.k, margin=args.margin,
+                       threshold=args.threshold, backend="faiss" if args.faiss else "exact",
+                       anchor=args.anchor_column, positive=args.positive_column, group=args.group_column,
+                       device=local_device("auto"), quiet=args.quiet)
+    print(f"wrote {counts['negatives']} negatives for {counts['rows']} rows (corpus of {counts['corpus']} "
+          f"positives; {counts['short_rows']} rows short of k) to {args.output or args.pairs}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .recipes.runner import limit_threads, read_run_config
     from .report import write_report
@@ -206,6 +229,7 @@ COMMANDS = {
     "eval": cmd_eval,
     "embed": cmd_embed,
     "search": cmd_search,
+    "mine": cmd_mine,
     "report": cmd_report,
     "recipes": cmd_recipes,
 }
