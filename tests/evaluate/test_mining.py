@@ -77,11 +77,12 @@ def _cli(*args):
 
 
 def test_cli_writes_negatives_and_refuses_bad_input(minilm_path, tmp_path):
-    rows = [{"anchor": "How do I bake bread?", "positive": "Mix flour, water, yeast; knead and bake.", "t": 1},
-            {"anchor": "bread baking steps", "positive": "Knead the dough, let it rise, then bake it.", "t": 1},
-            {"anchor": "How to make a cake?", "positive": "Whisk eggs, sugar and flour, then bake.", "t": 2},
-            {"anchor": "Fix a flat tyre", "positive": "Patch the inner tube and pump it up.", "t": 3},
-            {"anchor": "Where is Paris?", "positive": "Paris is the capital of France.", "t": 4}]
+    texts = [("How do I bake bread?", "Mix flour, water, yeast; knead and bake.", 1),
+             ("bread baking steps", "Knead the dough, let it rise, then bake it.", 1),
+             ("How to make a cake?", "Whisk eggs, sugar and flour, then bake.", 2),
+             ("Fix a flat tyre", "Patch the inner tube and pump it up.", 3),
+             ("Where is Paris?", "Paris is the capital of France.", 4)]
+    rows = [{"anchor": a, "positive": p, "t": t} for a, p, t in texts]
     pairs = tmp_path / "pairs.jsonl"
     pairs.write_text("".join(json.dumps(r) + "\n" for r in rows))
     out = tmp_path / "mined.jsonl"
