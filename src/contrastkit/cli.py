@@ -1,4 +1,4 @@
-"""The ``contrastkit`` command: train, eval, embed, search, mine, report, recipes.
+"""The ``contrastkit`` command: train, eval, embed, search, mine, predict, report, recipes.
 
 Errors in the input (config, paths, files) end with exit code 2 and one line on stderr; add
 ``--debug`` for the traceback.
@@ -81,12 +81,16 @@ def build_parser() -> Parser:
     mine.add_argument("--faiss", action="store_true", help="search with FAISS instead of exact chunks")
     for name in ("anchor", "positive", "group"):
         mine.add_argument(f"--{name}-column", default=None if name == "group" else name, metavar="NAME")
+    predict = commands.add_parser("predict", help="labels and probabilities from a few-shot text run")
+    predict.add_argument("run_dir")
+    predict.add_argument("input", help=".txt (one text per line) or a jsonl / csv / parquet `text` column")
+    predict.add_argument("output", nargs="?", help="predictions .jsonl (default: RUN_DIR/predictions.jsonl)")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
     report.add_argument("run_dir")
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
     recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
-    for sub in (train, evaluate, embed, search, mine, report, recipes):
+    for sub in (train, evaluate, embed, search, mine, predict, report, recipes):
         _common(sub)
     return parser
 
@@ -189,6 +193,17 @@ def cmd_mine(args) -> int:
     return 0
 
 
+def cmd_predict(args) -> int:
+    from .recipes.predict import predict_file
+    from .train.distributed import local_device
+
+    _check_run_dir(args.run_dir)
+    output = args.output or str(Path(args.run_dir) / "predictions.jsonl")
+    rows = predict_file(args.run_dir, args.input, output, local_device("auto"))
+    print(f"wrote {rows} predictions to {output}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .recipes.runner import limit_threads, read_run_config
     from .report import write_report
@@ -230,6 +245,7 @@ COMMANDS = {
     "embed": cmd_embed,
     "search": cmd_search,
     "mine": cmd_mine,
+    "predict": cmd_predict,
     "report": cmd_report,
     "recipes": cmd_recipes,
 }

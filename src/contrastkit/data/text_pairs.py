@@ -35,8 +35,6 @@ class TextPairs:
 
     def __post_init__(self):
         n = len(self.anchor)
-        if n == 0:
-            raise ValueError("anchor: expected at least one row")
         for name in FIELDS:
             values = getattr(self, name)
             if values is not None and len(values) != n:
@@ -116,6 +114,8 @@ def load_text_pairs(path, anchor: str = "anchor", positive: str = "positive", ne
     columns = {"anchor": anchor, "positive": positive, "negatives": negatives, "group": group, "label": label}
     wanted = [c for c in columns.values() if c is not None]
     table = read_table(path, wanted)
+    if not table[anchor]:
+        raise ValueError(f"path: {Path(path).name} has no rows")
     negative_cells = None
     if negatives is not None:
         negative_cells = [_as_list(cell, row) for row, cell in enumerate(table[negatives])]
