@@ -83,6 +83,9 @@ def test_sentence_transformers_and_contrastkit_embed_agree(saved, tmp_path):
     done = subprocess.run([sys.executable, "-m", "contrastkit", "search", str(run_dir), "a kitten is asleep",
                            "--corpus", str(out), "-k", "1"], capture_output=True, text=True)
     assert done.returncode == 0 and "The cat sleeps." in done.stdout, done.stdout + done.stderr
+    search = [sys.executable, "-m", "contrastkit", "search", str(run_dir), " ", "--corpus", str(out)]
+    done = subprocess.run(search, capture_output=True, text=True)
+    assert done.returncode == 2 and "query: empty text" in done.stderr
 
 
 def test_bad_text_inputs_are_one_line_errors(saved, tmp_path):

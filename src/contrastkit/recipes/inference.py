@@ -213,6 +213,8 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tu
     run's encoder) or the name of a corpus row. Returns ``(row, similarity, name)`` triples."""
     if k < 1:
         raise ValueError(f"--k: expected a positive int, got {k}")
+    if not query.strip():
+        raise ValueError("query: empty text (expected a file, a text or a corpus row name)")
     vectors, names = read_corpus(corpus)
     if Path(query).is_file():
         encoder, spec = load_run_encoder(run_dir, device)
