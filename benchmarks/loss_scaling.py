@@ -43,7 +43,24 @@ ESTIMATES = {
     "lightly-NTXentLoss": lambda n, d: 64 * n * n,
 }
 CATALOGUE = [("InfoNCE", {}), ("InfoNCE", {"symmetric": True}), ("NTXent", {}), ("SupCon", {}),
-             ("DCL", {}), ("HardNegativeContrastive", {"beta": 1.0}), ("SigLIP", {})]
+             ("DCL", {}), ("HardNegativeContrastive", {"beta": 1.0}), ("SigLIP", {}),
+             ("InfoNCE", {"false_negative_margin": 0.1}), ("InfoNCE", {"false_negative_threshold": 0.8}),
+             ("NNCLR", {}), ("ClusterNS", {"num_clusters": 16}), ("MoCoHNF", {"top_k": 256}),
+             ("BarlowTwins", {}), ("VICReg", {})]
+#: support set / queue rows of the catalogue's NNCLR and MoCoHNF.
+QUEUE_ROWS = 4096
+#: scored pairs per forward, as a multiple of N^2 (or, for the queue losses, of N * QUEUE_ROWS),
+#: for the per-pair column; None: not a pair statistic (batch covariance losses).
+PAIRS = {"InfoNCE": 1, "NTXent": 4, "SupCon": 4, "DCL": 4, "HardNegativeContrastive": 4, "SigLIP": 1,
+         "NNCLR": 2, "ClusterNS": 1, "MoCoHNF": "queue", "BarlowTwins": None, "VICReg": None}
+
+
+def pairs_of(key: str, n: int):
+    name, options = key.split(":", 1)[-1].split("|")[0], key.split("|")[1] if "|" in key else "{}"
+    factor = PAIRS.get(name)
+    if factor == 1 and json.loads(options).get("symmetric"):
+        factor = 2
+    return None if factor is None else (n * QUEUE_ROWS if factor == "queue" else factor * n * n)
 
 
 # ----------------------------------------------------------------------------- worker side
@@ -70,6 +87,26 @@ def build(name: str, n: int, device, options: dict | None = None):
             classes = torch.arange(n, device=device) % max(2, n // 8)
             return lambda q, k: loss(torch.stack([q, k], 1), classes)
         return loss
+    if name.startswith("queued:"):  # losses that need the feature size or a queue
+        import contrastkit.losses as losses
+        cls, state = getattr(losses, name.split(":")[1]), {}
+
+        def queued(q, k):
+            if not state:
+                gen = torch.Generator(device="cpu").manual_seed(1)
+                state["queue"] = torch.randn(QUEUE_ROWS, q.shape[1], generator=gen).to(device)
+                if cls.__name__ == "NNCLR":
+                    state["loss"] = cls(q.shape[1], support_size=QUEUE_ROWS, backend="streaming")
+                    state["loss"].support.push(state["queue"])
+                else:
+                    state["loss"] = cls(**(options or {}))
+            if cls.__name__ == "NNCLR":
+                return state["loss"](q, k, update=False)
+            return state["loss"](q, k, state["queue"])
+        return queued
+    if name.startswith("plain:"):  # losses without an engine backend
+        import contrastkit.losses as losses
+        return getattr(losses, name.split(":")[1])(**(options or {}))
     from tests.anchors import lightly_loss, open_clip_loss, pml_losses
     if name.startswith("pml-"):
         loss = getattr(pml_losses(), name[4:])(temperature=0.07)
@@ -184,7 +221,7 @@ def available(name: str) -> bool:
     if name.startswith("lightly"):
         from tests.anchors import lightly_loss
         return lightly_loss("ntx_ent_loss") is not None
-    if name.startswith("catalogue:"):
+    if name.split(":")[0] in ("catalogue", "queued", "plain"):
         import contrastkit.losses as losses
         return hasattr(losses, name.split(":")[1].split("|")[0])
     return True
@@ -244,7 +281,9 @@ def main() -> None:
                 if names is None:
                     names = []
                     for cls, opts in CATALOGUE:
-                        key = f"catalogue:{cls}|{json.dumps(opts, sort_keys=True)}"
+                        prefix = {"NNCLR": "queued", "MoCoHNF": "queued", "BarlowTwins": "plain",
+                                  "VICReg": "plain"}.get(cls, "catalogue")
+                        key = f"{prefix}:{cls}|{json.dumps(opts, sort_keys=True)}"
                         if available(key):
                             names.append(key)
                             options[key] = opts
@@ -271,11 +310,12 @@ def markdown(rows) -> str:
                          f"{r['peak_extra_bytes'] / 2**20:.0f} | | ok |")
         else:
             lines.append(f"| {r['impl']} | {r['n']} | {r['d']} | | | | {r.get('status')} |")
-    lines += ["", "| kind | N | d | times (s, median) | ratios to first | x of 3 matmuls |",
-              "| --- | ---: | ---: | --- | --- | --- |"]
+    lines += ["", "| kind | N | d | times (s, median) | ratios to first | per pair, to first "
+              "| x of 3 matmuls |",
+              "| --- | ---: | ---: | --- | --- | --- | --- |"]
     for r in (r for r in rows if r["kind"] != "scaling"):
         if r.get("status") != "ok":
-            lines.append(f"| {r['kind']} | {r['n']} | {r['d']} | {r.get('status')} | | |")
+            lines.append(f"| {r['kind']} | {r['n']} | {r['d']} | {r.get('status')} | | | |")
             continue
         med = r["median_s"]
         first = med[r["impls"][0]]
@@ -283,7 +323,13 @@ def markdown(rows) -> str:
         ratios = ", ".join(f"{k.split('|')[0]} {v / first:.2f}" for k, v in med.items() if k != "matmul")
         roof = ", ".join(f"{k.split('|')[0]} {v / (3 * med['matmul']):.2f}"
                          for k, v in med.items() if k != "matmul")
-        lines.append(f"| {r['kind']} | {r['n']} | {r['d']} | {times} | {ratios} | {roof} |")
+        per_pair = ""
+        if r["kind"] == "catalogue":
+            base = first / pairs_of(r["impls"][0], r["n"])
+            per_pair = ", ".join(f"{k.split(':', 1)[1]} {v / pairs_of(k, r['n']) / base:.2f}"
+                                 for k, v in med.items()
+                                 if k != "matmul" and pairs_of(k, r["n"]))
+        lines.append(f"| {r['kind']} | {r['n']} | {r['d']} | {times} | {ratios} | {per_pair} | {roof} |")
     return "\n".join(lines)
 
 

@@ -66,3 +66,36 @@ def assert_same(ours, ref, *inputs):
     assert_close(value, ref_value)
     for a, b in zip(g, ref_g):
         assert_close(a, b)
+
+
+#: How far a loss on half-precision inputs may sit from the same loss on those (already rounded) inputs
+#: in float32. The losses compute in float32, so the value may differ only by float32 rounding, and each
+#: input gradient only by its one rounding back to the input dtype: at most the dtype's unit roundoff
+#: (2^-8 for bfloat16, 2^-11 for float16) relative to the entry, plus the spacing of its subnormals.
+LOW_PRECISION = {
+    torch.bfloat16: dict(value=dict(rtol=1e-5, atol=1e-5), grad=dict(rtol=2.0**-8, atol=2.0**-133)),
+    torch.float16: dict(value=dict(rtol=1e-5, atol=1e-5), grad=dict(rtol=2.0**-11, atol=2.0**-24)),
+}
+
+
+def low_precision_errors(fn, *inputs):
+    """``(value, ref_value, grads, ref_grads)``: ``fn`` and its gradients on half-precision ``inputs``, and
+    on the same values cast to float32 (integer inputs are passed through unchanged)."""
+    leaves = [x.detach().clone().requires_grad_(x.is_floating_point()) for x in inputs]
+    wide = [x.detach().float().requires_grad_(True) if x.is_floating_point() else x for x in inputs]
+    out, ref = fn(*leaves), fn(*wide)
+    g = torch.autograd.grad(out, [x for x in leaves if x.requires_grad])
+    ref_g = torch.autograd.grad(ref, [x for x in wide if x.requires_grad])
+    return out.detach(), ref.detach(), g, ref_g
+
+
+def assert_low_precision_matches_float32(fn, *inputs):
+    """``fn(*inputs)`` on bf16/fp16 inputs returns float32 and matches ``fn`` on the same values in float32,
+    in value and in every input gradient (which comes back in the input dtype), within ``LOW_PRECISION``."""
+    dtype = next(x.dtype for x in inputs if x.is_floating_point())
+    out, ref, g, ref_g = low_precision_errors(fn, *inputs)
+    assert out.dtype == torch.float32 and torch.isfinite(out)
+    torch.testing.assert_close(out, ref, **LOW_PRECISION[dtype]["value"])
+    for a, b in zip(g, ref_g):
+        assert a.dtype == dtype and torch.isfinite(a).all()
+        torch.testing.assert_close(a.float(), b, **LOW_PRECISION[dtype]["grad"])

@@ -1,4 +1,4 @@
-"""The ``contrastkit`` command: train, eval, embed, search, mine, predict, report, recipes.
+"""The ``contrastkit`` command: train, sweep, eval, embed, search, mine, predict, report, recipes.
 
 Errors in the input (config, paths, files) end with exit code 2 and one line on stderr; add
 ``--debug`` for the traceback.
@@ -48,6 +48,19 @@ def build_parser() -> Parser:
         "--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint"
     )
     train.add_argument("--json", action="store_true", help="print the final metrics as JSON")
+    sweep = commands.add_parser(
+        "sweep", help="train a grid of --set overrides x seeds and compare them (csv, markdown, plot)"
+    )
+    sweep.add_argument("recipe", help="built-in recipe name or path to a .toml config")
+    sweep.add_argument(
+        "--grid", action="append", default=[], metavar="SECTION.KEY=V1,V2",
+        help="values of one key (repeatable; cells are the product; 'a.x+b.y=1+2,3+4' links keys)",
+    )
+    sweep.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                       help="override applied to every cell (repeatable)")
+    sweep.add_argument("--seeds", type=int, default=1, help="runs per cell, seeds run.seed + 0..N-1")
+    sweep.add_argument("--metric", default="knn_accuracy", help="final metric compared")
+    sweep.add_argument("--output", help="sweep folder (default runs/sweep-RECIPE); rerun to resume")
     evaluate = commands.add_parser(
         "eval", help="evaluate a run's trained encoder and print the metrics table"
     )
@@ -90,7 +103,7 @@ def build_parser() -> Parser:
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
     recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
-    for sub in (train, evaluate, embed, search, mine, predict, report, recipes):
+    for sub in (train, sweep, evaluate, embed, search, mine, predict, report, recipes):
         _common(sub)
     return parser
 
@@ -141,6 +154,23 @@ def cmd_train(args) -> int:
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")
     if (result.run_dir.report / "report.html").is_file():
         print(f"report: {result.run_dir.report / 'report.html'}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from .recipes.sweep import run_sweep
+
+    if not args.grid:
+        raise CommandError("sweep: give at least one --grid SECTION.KEY=V1,V2")
+
+    def say(message: str) -> None:
+        if not args.quiet:
+            print(f"contrastkit: {message}", file=sys.stderr, flush=True)
+
+    result = run_sweep(args.recipe, args.grid, seeds=args.seeds, overrides=args.overrides,
+                       metric=args.metric, output_dir=args.output, quiet=True, say=say)
+    print((result.output_dir / "summary.md").read_text(encoding="utf-8"), end="")
+    print(f"sweep folder: {result.output_dir}  (runs.csv, summary.csv, summary.md, {result.plot.name})")
     return 0
 
 
@@ -241,6 +271,7 @@ def cmd_recipes(args) -> int:
 
 COMMANDS = {
     "train": cmd_train,
+    "sweep": cmd_sweep,
     "eval": cmd_eval,
     "embed": cmd_embed,
     "search": cmd_search,

@@ -34,7 +34,7 @@ def results(tmp_path_factory):
     done = subprocess.run([sys.executable, str(ROOT / "tests/engine/_triton_worker.py"), str(path)], env=env,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-4000:]
-    return torch.load(path)
+    return torch.load(path, weights_only=True)
 
 
 @needs_triton

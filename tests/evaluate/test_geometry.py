@@ -7,22 +7,43 @@ import pytest
 import torch
 
 import contrastkit.evaluate.geometry as geometry_module
-from contrastkit import losses
 from contrastkit.evaluate import alignment, anisotropy, effective_rank, singular_values, uniformity
 from tests.helpers import randn, unit
 
 
-def test_alignment_and_uniformity_are_the_loss_values_as_floats():
-    x, y = randn(9, 4, seed=1), randn(9, 4, seed=2)
-    a, u = alignment(x, y, alpha=2), uniformity(x, t=2, tile_size=3)
-    assert isinstance(a, float) and isinstance(u, float)
-    assert a == float(losses.alignment(x, y, 2))
-    assert u == float(losses.uniformity(x, 2))
-    assert math.isclose(alignment(x.numpy(), y.numpy()), a)
-    # naive definition on float64 rows
-    xn = unit(x).numpy()
-    pairs = [np.exp(-2 * np.sum((xn[i] - xn[j]) ** 2)) for i in range(9) for j in range(i + 1, 9)]
-    assert math.isclose(u, math.log(np.mean(pairs)), rel_tol=1e-12)
+def naive_alignment(x, y, alpha):
+    """Wang & Isola (2020), Eq. 4 empirically: mean over pairs of ||x_i/|x_i| - y_i/|y_i| ||^alpha."""
+    xn, yn = unit(x).numpy(), unit(y).numpy()
+    return float(np.mean([np.sqrt(np.sum((xn[i] - yn[i]) ** 2)) ** alpha for i in range(len(xn))]))
+
+
+def naive_uniformity(x, t):
+    """log of the mean over pairs i < j of exp(-t ||x_i/|x_i| - x_j/|x_j| ||^2)."""
+    xn, n = unit(x).numpy(), len(x)
+    pairs = [np.exp(-t * np.sum((xn[i] - xn[j]) ** 2)) for i in range(n) for j in range(i + 1, n)]
+    return math.log(np.mean(pairs))
+
+
+@pytest.mark.parametrize("alpha", [1, 2, 3.5])
+def test_alignment_matches_the_naive_definition(alpha):
+    x, y = randn(9, 4, seed=1) * 3, randn(9, 4, seed=2)
+    a = alignment(x, y, alpha=alpha)
+    assert isinstance(a, float) and math.isclose(a, naive_alignment(x, y, alpha), rel_tol=1e-12)
+    assert math.isclose(alignment(x.numpy(), y.numpy(), alpha=alpha), a, rel_tol=1e-12)
+    # identical directions align perfectly; opposite unit vectors are 2 apart
+    assert alignment(x, 5 * x, alpha=alpha) == pytest.approx(0.0, abs=1e-12)
+    assert alignment(x, -x, alpha=alpha) == pytest.approx(2.0**alpha, rel=1e-12)
+
+
+@pytest.mark.parametrize("t, tile_size", [(2, None), (2, 3), (0.5, 4)])
+def test_uniformity_matches_the_naive_definition(t, tile_size):
+    x = randn(9, 4, seed=1)
+    u = uniformity(x, t=t, tile_size=tile_size)
+    assert isinstance(u, float) and math.isclose(u, naive_uniformity(x, t), rel_tol=1e-12)
+    assert math.isclose(uniformity(x.numpy(), t=t), u, rel_tol=1e-12)
+    # two antipodal points: the only pair is 2 apart, so the value is -4t
+    assert uniformity(torch.tensor([[1.0, 0.0], [-3.0, 0.0]], dtype=torch.float64), t=t) == \
+        pytest.approx(-4 * t, rel=1e-12)
 
 
 def test_uniformity_evaluation_finite_where_naive_is_minus_inf():

@@ -131,8 +131,13 @@ PROBES = [
     ((randn(6, 3), [0, 1] * 3, randn(4), [0, 1] * 2), "test_x"),
 ])
 def test_probe_bad_input(probe, args, match):
-    if match is None:  # the valid call of the table runs
-        assert 0 <= probe(*args) <= 1
+    if match is None:  # the valid call of the table runs; on separable data: 1.0, labels swapped: 0.0
+        probe(*args)
+        x = torch.tensor([[1.0, 0.1], [0.9, -0.1], [1.1, 0.0], [-1.0, 0.1], [-0.9, -0.1], [-1.1, 0.0]])
+        y = [0, 0, 0, 1, 1, 1]
+        assert probe(x, y, x[[0, 3]] * 2, [0, 1]) == 1.0
+        assert probe(x, y, x[[0, 3]] * 2, [1, 0]) == 0.0
+        assert probe(x, y, x[[0, 1, 3, 4]], [0, 1, 1, 1]) == 0.75
         return
     with pytest.raises(ValueError, match=match):
         probe(*args)

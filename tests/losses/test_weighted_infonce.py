@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from contrastkit.losses import InfoNCE, WeightedInfoNCE
-from tests.helpers import assert_close, grads, randn, unit
+from tests.helpers import assert_close, assert_low_precision_matches_float32, grads, randn, unit
 
 
 def ref_weighted_infonce(query, document, weights, tau, normalizer="sum_weights"):
@@ -25,7 +25,7 @@ def positive_weights(n, seed):
     return torch.rand(n, generator=g, dtype=torch.float64) * 2
 
 
-@pytest.mark.parametrize("n, d", [(1, 3), (4, 3), (9, 6)])
+@pytest.mark.parametrize("n, d", [(2, 3), (4, 3), (9, 6)])
 @pytest.mark.parametrize("tau, normalizer", [(0.05, "sum_weights"), (0.3, "sum_weights"), (0.1, "batch")])
 def test_weighted_infonce_matches_reference_values_and_gradients(n, d, tau, normalizer):
     q, k, w = randn(n, d, seed=n), randn(n, d, seed=n + 1), positive_weights(n, seed=n)
@@ -72,12 +72,10 @@ def test_learnable_temperature_and_integer_weights():
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 def test_low_precision_small_temperature_is_finite(dtype):
-    q = randn(32, 8, seed=40, dtype=dtype, requires_grad=True)
-    k = randn(32, 8, seed=41, dtype=dtype, requires_grad=True)
-    out = WeightedInfoNCE(temperature=0.01)(q, k, positive_weights(32, seed=42).to(dtype))
-    out.backward()
-    assert out.dtype == torch.float32 and torch.isfinite(out)
-    assert q.grad.dtype == dtype and torch.isfinite(q.grad).all() and torch.isfinite(k.grad).all()
+    q, k = randn(32, 8, seed=40, dtype=dtype), randn(32, 8, seed=41, dtype=dtype)
+    weights = positive_weights(32, seed=42).to(dtype)
+    loss = WeightedInfoNCE(temperature=0.01)
+    assert_low_precision_matches_float32(lambda a, b: loss(a, b, weights), q, k)
 
 
 @pytest.mark.parametrize("call, match", [

@@ -20,6 +20,8 @@ from contrastkit.losses import (
     DHEL,
     MACL,
     MVDHEL,
+    NNCLR,
+    BarlowTwins,
     CLIPLoss,
     DebiasedContrastive,
     HardNegativeContrastive,
@@ -31,6 +33,8 @@ from contrastkit.losses import (
     SigLIP,
     SupCon,
     SupervisedSimCSE,
+    SwAV,
+    VICReg,
     WeightedInfoNCE,
 )
 from contrastkit.scale import GradCache, Queue, all_gather_with_grad, gather_rows
@@ -123,6 +127,28 @@ GATHERED = {
                  lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
     "weighted_batch": (lambda g: WeightedInfoNCE(0.2, normalizer="batch", gather_distributed=g),
                        lambda f, q, k, d, p: f(q, k, d["relevance"][p])),
+    # batch statistics (cross-correlation, variance, covariance) over the global batch
+    "barlow_twins": (lambda g: BarlowTwins(0.05, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    "vicreg": (lambda g: VICReg(gather_distributed=g), lambda f, q, k, d, p: f(0.3 * q, 0.3 * q + 0.1 * k)),
+    "swav": (lambda g: (torch.manual_seed(0), SwAV(DIM, num_prototypes=5, gather_distributed=g))[1],
+             lambda f, q, k, d, p: f([q, k, q - k])),
+    "swav_one_global": (lambda g: (torch.manual_seed(1), SwAV(DIM, num_prototypes=4, num_global_crops=1,
+                                                              gather_distributed=g))[1],
+                        lambda f, q, k, d, p: f([q, k, 2 * q + k])),
+    "nnclr": (lambda g: NNCLR(DIM, support_size=8, gather_distributed=g), lambda f, q, k, d, p: f(q, k)),
+    # false-negative filtering: the rule is per local anchor, against every rank's candidates
+    "infonce_false_negatives": (lambda g: InfoNCE(0.3, symmetric=True, false_negative_margin=0.1,
+                                                  false_negative_threshold=0.6, gather_distributed=g),
+                                lambda f, q, k, d, p: f(q, k, negatives=d["negatives"])),
+    "supcon_false_negatives": (lambda g: SupCon(0.2, false_negative_margin=0.2, backend="streaming",
+                                                tile_size=3, gather_distributed=g),
+                               lambda f, q, k, d, p: f(pair(q, k), d["labels"][p])),
+    "mv_infonce_false_negatives": (lambda g: MultiViewInfoNCE(0.5, false_negative_margin=0.3,
+                                                              gather_distributed=g),
+                                   lambda f, q, k, d, p: f(three(q, k))),
+    "simcse_false_negatives": (lambda g: SupervisedSimCSE(0.1, hard_negative_weight=0.5,
+                                                          false_negative_threshold=0.3, gather_distributed=g),
+                               lambda f, q, k, d, p: f(q, k, q - 2 * k)),
 }
 
 

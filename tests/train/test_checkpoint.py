@@ -1,7 +1,9 @@
 """Checkpoints: round trip, a crash during save, pruning with the best kept, atomic writes."""
 
 import json
+import pickle
 
+import numpy as np
 import pytest
 import safetensors.torch
 import torch
@@ -110,12 +112,23 @@ def test_prune_keeps_last_k_and_the_best(tmp_path):
     ]
 
 
-def test_loading_never_unpickles(tmp_path):
+def test_loading_never_unpickles(tmp_path, monkeypatch):
     model, optimizer = _model_and_optimizer()
     ckpt.save_checkpoint(tmp_path, 1, model, optimizer, {})
     # the tensor file is plain safetensors and the rest is JSON
     assert safetensors.torch.load_file(str(tmp_path / "step-00000001.safetensors"))
     json.loads((tmp_path / "step-00000001.json").read_text())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("load_checkpoint unpickled something")
+
+    for owner, name in [(torch, "load"), (pickle, "load"), (pickle, "loads"), (pickle, "Unpickler"),
+                        (pickle, "_Unpickler"), (np, "load")]:
+        monkeypatch.setattr(owner, name, refuse)
+    tensors, meta = ckpt.load_checkpoint(tmp_path)
+    assert meta["step"] == 1
+    for key, value in model.state_dict().items():
+        assert torch.equal(tensors[f"model.{key}"], value), key
 
 
 def test_metrics_skip_a_torn_last_line_and_truncate_on_resume(tmp_path):

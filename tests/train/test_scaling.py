@@ -2,6 +2,7 @@
 
 import copy
 
+import pytest
 import torch
 from torch import nn
 
@@ -9,7 +10,7 @@ from contrastkit.losses import InfoNCE, NTXent
 from contrastkit.recipes import build_components, load_recipe, train
 from contrastkit.train.batching import step_generator
 from contrastkit.train.callbacks import Callback
-from contrastkit.train.checkpoint import load_checkpoint
+from contrastkit.train.checkpoint import list_checkpoints, load_checkpoint
 from contrastkit.train.config import OptimSection, ScaleSection, TrainSection
 from contrastkit.train.rundir import RunDir
 from contrastkit.train.trainer import Trainer
@@ -18,7 +19,9 @@ from tests.recipes.tiny import write_tiny
 
 
 class Points:
-    """48 random 6-d points; ``batch`` returns ``(inputs, labels)`` like the trainer's data sources."""
+    """48 random 6-d points; ``batch`` returns ``{"anchor": inputs}`` like the trainer's data sources."""
+
+    fields = ("anchor",)
 
     def __init__(self):
         self.x = randn(48, 6, seed=1, dtype=torch.float32)
@@ -27,7 +30,7 @@ class Points:
         return len(self.x)
 
     def batch(self, indices):
-        return self.x[indices], None
+        return {"anchor": self.x[indices]}
 
 
 def noisy_views(x, generator):
@@ -94,11 +97,12 @@ def test_moco_state_is_checkpointed_and_survives_resume(tmp_path):
     config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'straight')!r}", *moco])
     straight = train(config, name, quiet=True).run_dir
     config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'resumed')!r}", *moco])
-    try:
+    with pytest.raises(KeyboardInterrupt):
         train(config, name, quiet=True, callbacks=[StopAfter(6)])
-    except KeyboardInterrupt:
-        pass
     (resumed,) = (tmp_path / "resumed").glob("tiny-*")
+    # the crash came at step 6: only the checkpoint of step 4 exists, and the log stops at step 6
+    assert list_checkpoints(RunDir(resumed).checkpoints) == [4]
+    assert max(r["step"] for r in RunDir(resumed).read_metrics() if r["kind"] == "train") == 6
     train(config, name, resume_dir=resumed, quiet=True)
     a, _ = load_checkpoint(straight.checkpoints)
     b, _ = load_checkpoint(RunDir(resumed).checkpoints)

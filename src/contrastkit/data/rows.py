@@ -1,4 +1,8 @@
-"""The trainer's batch protocol, shared by the in-memory data sets (images, tables, texts)."""
+"""The trainer's batch protocol for the single-input data sets (images, tables, texts).
+
+Each is an instance of the field protocol of :mod:`contrastkit.data.fields`: its one input is the
+``anchor`` field and its labels (when present) the ``label`` field.
+"""
 
 from __future__ import annotations
 
@@ -39,9 +43,17 @@ class LabelledRows:
             return self.inputs[index]
         return [self.inputs[i] for i in index.tolist()]
 
-    def batch(self, index: Tensor):
-        """``(inputs[index], labels[index] or None)``: the trainer's batch protocol."""
-        return self.take(index), None if self.labels is None else self.labels[index]
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """The named fields :meth:`batch` yields: ``anchor`` (+ ``label``)."""
+        return ("anchor",) if self.labels is None else ("anchor", "label")
+
+    def batch(self, index: Tensor) -> dict:
+        """``{"anchor": inputs[index], "label": labels[index]}`` (no ``label`` without labels)."""
+        out = {"anchor": self.take(index)}
+        if self.labels is not None:
+            out["label"] = self.labels[index]
+        return out
 
     def subset_fields(self, index) -> tuple:
         """``(inputs, labels, names)`` of the rows in ``index``, to build a subset."""

@@ -11,6 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .._paths import confined
+
 TANH = "torch.nn.modules.activation.Tanh"
 LEGACY_KEYS = {"pooling_mode_cls_token": "cls", "pooling_mode_mean_tokens": "mean",
                "pooling_mode_max_tokens": "max", "pooling_mode_mean_sqrt_len_tokens": "mean_sqrt_len",
@@ -50,7 +52,8 @@ def base_settings(folder: Path) -> dict[str, Any]:
             kind = str(module.get("type", "")).rsplit(".", 1)[-1]
             normalize = normalize or kind == "Normalize"
             if kind == "Transformer":
-                max_length = max_seq_length(folder / module.get("path", "")) or max_length
+                path = confined(folder, module.get("path", ""), f"{folder / 'modules.json'}: path")
+                max_length = max_seq_length(path) or max_length
     return {"max_length": max_length, "normalize": normalize, "name": str(folder)}
 
 def settings_from_sentence_transformers(folder: Path) -> tuple[dict[str, Any], Path, Path | None]:
@@ -60,7 +63,7 @@ def settings_from_sentence_transformers(folder: Path) -> tuple[dict[str, Any], P
     transformer, dense, mode = None, None, None
     for module in modules:
         kind = module["type"].rsplit(".", 1)[-1]
-        path = folder / module.get("path", "")
+        path = confined(folder, module.get("path", ""), f"{folder / 'modules.json'}: path")
         if kind == "Transformer":
             transformer = path
             max_length = max_seq_length(path)

@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable
 import torch
 from torch import Tensor
 
-from .reference import reference_pair_statistics
+from .false_negatives import check_false_negative_options, false_negative_ceiling, with_ceiling
+from .reference import accumulation_dtype, reference_pair_statistics
 from .selection import materialised_bytes, prefers_streaming
 from .stats import ALL_STATS, COL_STATS, ROW_STATS, PairStats, check_wanted
 from .streaming import streaming_pair_statistics
@@ -98,6 +99,13 @@ def pair_statistics(
         raise ValueError(
             f"row_negatives: expected shape ({n}, K, {anchors.shape[1]}), got {tuple(row_negatives.shape)}"
         )
+    if structure.score_ceiling is not None:
+        if any(w.startswith("col_") for w in want):
+            raise ValueError("want: column statistics are not defined with a score_ceiling (rule 6 is "
+                             "per anchor); run the other direction as its own row pass")
+        value = float(scale.detach()) if isinstance(scale, Tensor) else float(scale)
+        if not value > 0:
+            raise ValueError(f"scale: a score_ceiling needs scale > 0, got {value}")
     name = resolve_backend(backend, n, m, anchors.shape[1], anchors.device)
     kwargs = {"scale": scale, "tilts": tilts, "bias": bias, "row_negatives": row_negatives}
     if name != "reference" and tile_size is not None:
@@ -112,11 +120,15 @@ __all__ = [
     "ROW_STATS",
     "PairStats",
     "PairStructure",
+    "accumulation_dtype",
     "check_backend",
+    "check_false_negative_options",
+    "false_negative_ceiling",
     "materialised_bytes",
     "pair_statistics",
     "prefers_streaming",
     "reference_pair_statistics",
     "resolve_backend",
     "streaming_pair_statistics",
+    "with_ceiling",
 ]

@@ -85,13 +85,18 @@ def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
 
 
 def plain_forward(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides, buffers: TileBuffers,
-                  sparse=None) -> None:
+                  sparse=None, ceiling=None) -> None:
     """Fold a tile into the accumulators of ``sides`` (as ``reduce_tile`` does): a tile of negatives,
     or a :class:`SparseTile` whose excluded pairs, then positives, are zeroed in place (``kept``
-    contains ``neg``, so the ``kept`` sums are taken first)."""
+    contains ``neg``, so the ``kept`` sums are taken first). ``ceiling``: a
+    :class:`~.false_negatives.CeilingTile` (rule 6) or ``None``."""
     for gamma, e in ops.tile_exps(plain_gammas(sides), bounds, buffers):
         if sparse is not None:
             _zero(e, sparse.excluded)
+            if sparse.id_excluded is not None:
+                e.masked_fill_(sparse.id_excluded, 0.0)
+        if ceiling is not None:
+            ceiling.apply(e, gamma)
         for group in ("kept", "neg"):
             if group == "neg" and sparse is not None:
                 _zero(e, sparse.positive)
@@ -122,7 +127,7 @@ def _at(coef: dict[int, Tensor], coords: tuple[Tensor, Tensor]) -> Tensor:
 
 
 def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides, buffers: TileBuffers,
-                   sparse=None) -> Tensor | None:
+                   sparse=None, ceiling=None) -> Tensor | None:
     """``dL/ds`` of a tile of negatives (or a :class:`SparseTile`) when only fixed-shift
     log-sum-exp terms over ``kept`` / ``neg`` carry gradient."""
     r0, r1, c0, c1 = bounds
@@ -134,6 +139,10 @@ def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], side
         positive = None if sparse is None else sparse.positive
         if sparse is not None:
             _zero(e, sparse.excluded)
+            if sparse.id_excluded is not None:
+                e.masked_fill_(sparse.id_excluded, 0.0)
+        if ceiling is not None:
+            ceiling.apply(e, gamma)
         if positive is not None:  # positives are kept but not negatives: their own weight
             kept_coef = _coefficients(sides, gamma, ("kept",))
             at_positive = e[positive] * _at(kept_coef, positive).to(e.dtype) if kept_coef else 0.0

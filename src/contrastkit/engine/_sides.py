@@ -56,9 +56,11 @@ class SideSums:
             return torch.zeros(size, dtype=dtype, device=device) if name in want else None
 
         self.pos_sum, self.pos_count, self.pair_sum = zeros("pos_sum"), zeros("pos_count"), zeros("pair_sum")
+        self.fn_count = zeros("fn_count")
 
     def results(self, want: frozenset[str]) -> dict[str, Tensor]:
-        out = {name: getattr(self, name) for name in ("pos_sum", "pos_count", "pair_sum") if name in want}
+        out = {name: getattr(self, name) for name in ("pos_sum", "pos_count", "pair_sum", "fn_count")
+               if name in want}
         for (name, _), (_, _, acc) in self.lse.items():
             if name != "lse_neg":
                 out[name] = acc.result()

@@ -26,8 +26,9 @@ FIXED_SHIFT_LIMIT = 30.0
 
 
 class SparseTile:
-    """Special pairs of a tile whose structure has only index rules (``pos_index``, ``self_index``):
-    local ``(rows, cols)`` coordinates of its positives and of its excluded pairs."""
+    """Special pairs of a tile whose structure has no label rule: local ``(rows, cols)`` coordinates
+    of its positives (``pos_index``) and of its ``self_index`` exclusions, and, with id rules, the
+    boolean mask :attr:`id_excluded` of the pairs rule 4 excludes (``None`` without ids)."""
 
     def __init__(self, structure: PairStructure, r0: int, r1: int, c0: int, c1: int,
                  device: torch.device):
@@ -45,6 +46,13 @@ class SparseTile:
         if own is not None:
             rows = ((own >= c0) & (own < c1)).nonzero().squeeze(1)
             self.excluded = (rows, own[rows] - c0) if rows.numel() else None
+        self.id_excluded = None
+        if s.anchor_ids is not None:
+            cand = s.candidate_ids[c0:c1]
+            same = (s.anchor_ids[r0:r1, None] == cand[None, :]) & (cand[None, :] >= 0)
+            if self.positive is not None:
+                same[self.positive] = False  # rule 2 comes first
+            self.id_excluded = same if bool(same.any()) else None
 
     def dense(self) -> tuple[Tensor, Tensor]:
         r0, r1, c0, c1 = self.bounds
@@ -57,9 +65,10 @@ class TileClassifier:
 
     def __init__(self, structure: PairStructure):
         self.structure = structure
-        self.sparse = structure.anchor_labels is None and structure.anchor_ids is None
+        self.sparse = structure.anchor_labels is None
 
     def has_special_pairs(self, r0: int, r1: int, c0: int, c1: int) -> bool:
+        """Whether rules 1-4 single out a pair of the tile (rule 6, on scores, is applied apart)."""
         s = self.structure
         for index in (s.pos_index, s.self_index):
             if index is not None:

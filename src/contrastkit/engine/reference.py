@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from .false_negatives import exclude_above_ceiling
 from .stats import PairStats
 from .structure import PairStructure
 
@@ -90,8 +91,15 @@ def reference_pair_statistics(
             row_logits = torch.cat([logits, extra], dim=1)
             row_pos = torch.cat([positive, torch.zeros_like(extra, dtype=torch.bool)], dim=1)
             row_neg = torch.cat([negative, torch.ones_like(extra, dtype=torch.bool)], dim=1)
+        ceiling = structure.score_ceiling
+        (row_pos, row_neg), excluded = exclude_above_ceiling(
+            (row_pos, row_neg), row_logits.detach(), None if ceiling is None else ceiling.to(logits.device),
+            float(scale.detach()) if isinstance(scale, Tensor) else float(scale))
+        if "fn_count" in row_want:
+            stats.fn_count = (torch.zeros(n, dtype=dtype, device=logits.device) if excluded is None
+                              else excluded.to(dtype))
         for name, value in reduce_logits(
-            row_logits, row_pos, row_neg, row_want, tilts=tilts, bias=bias, dim=1
+            row_logits, row_pos, row_neg, row_want - {"fn_count"}, tilts=tilts, bias=bias, dim=1
         ).items():
             setattr(stats, name, value)
     col_want = frozenset(w[4:] for w in want if w.startswith("col_"))

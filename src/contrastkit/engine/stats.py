@@ -11,6 +11,8 @@ With scaled logits ``s_ij = scale * <a_i, c_j>`` and the pair classes of a
 ``pos_lse``  ``log sum_{j in pos(i)} exp(s_ij)``                          shape ``(N,)``
 ``pair_sum`` ``sum_{j in kept(i)} softplus(-y_ij * (s_ij + bias))``, ``y = +1`` on positives,
              ``-1`` on negatives (SigLIP's pairwise sigmoid terms)        shape ``(N,)``
+``fn_count`` how many would-be negatives rule 6 (``score_ceiling``) excluded, row negatives
+             included (no gradient; zeros without a ceiling; rows only)  shape ``(N,)``
 ========== ============================================================================
 
 Per-anchor extra negatives (``row_negatives``, ``N x K x d``) count as negatives of their row. The
@@ -26,8 +28,8 @@ from dataclasses import dataclass, fields
 
 from torch import Tensor
 
-ROW_STATS = ("lse_all", "lse_neg", "pos_sum", "pos_count", "pos_lse", "pair_sum")
-COL_STATS = tuple("col_" + name for name in ROW_STATS)
+ROW_STATS = ("lse_all", "lse_neg", "pos_sum", "pos_count", "pos_lse", "pair_sum", "fn_count")
+COL_STATS = tuple("col_" + name for name in ROW_STATS if name != "fn_count")
 ALL_STATS = ROW_STATS + COL_STATS
 
 
@@ -41,6 +43,7 @@ class PairStats:
     pos_count: Tensor | None = None
     pos_lse: Tensor | None = None
     pair_sum: Tensor | None = None
+    fn_count: Tensor | None = None
     col_lse_all: Tensor | None = None
     col_lse_neg: Tensor | None = None
     col_pos_sum: Tensor | None = None

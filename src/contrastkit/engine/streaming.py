@@ -18,10 +18,12 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from ._index_positives import index_positive_stats, label_fast_applicable, label_positive_stats
+from ._pair_tiles import pair_fast_applicable, pair_forward, pair_gradient
 from ._plain_tiles import ShiftedOperands, TileBuffers, plain_forward, plain_gradient
 from ._sides import DEFAULT_TILE, POSITIVE_STATS, SideGradients, SideSums, StreamingPlan
 from ._tile_math import TileLogits, reduce_tile, tile_gradient
 from ._tiles import SparseTile, TileClassifier, dense_masks
+from .false_negatives import CeilingTile, exclude_above_ceiling
 from .reference import accumulation_dtype
 from .stats import ALL_STATS, PairStats
 from .structure import PairStructure
@@ -37,16 +39,45 @@ def _row_negative_logits(a_block: Tensor, r_block: Tensor) -> Tensor:
     return torch.bmm(r_block, a_block.unsqueeze(2)).squeeze(2)  # (T, K)
 
 
+def _ceiling_fast(plan: StreamingPlan, want: frozenset[str]) -> bool:
+    """Whether the fast tile paths can apply rule 6: every tilt is > 0 and some log-sum-exp over
+    negatives gives the tile's exponentials (rule 6 is read from them)."""
+    if plan.structure.score_ceiling is None:
+        return True
+    return min(plan.tilts) > 0 and any(which != "pos" for _, which, _ in plan.lse_terms(want))
+
+
+def _ceiling_tile(plan: StreamingPlan, masks, r0: int, r1: int, scale: float):
+    ceiling = plan.structure.score_ceiling
+    return None if ceiling is None else CeilingTile(ceiling[r0:r1] * scale, plan.shift, masks)
+
+
+def _ceiling_masks(plan: StreamingPlan, masks, s: Tensor, r0: int, r1: int, scale: float, rows=None):
+    """Dense masks of a tile with rule 6 applied (``score_ceiling``); counts the excluded pairs into
+    ``rows.fn_count``. Without a ceiling, the tile's classification unchanged."""
+    ceiling = plan.structure.score_ceiling
+    if ceiling is None:
+        return dense_masks(masks)
+    if masks is None:  # row negatives: every extra candidate is a negative
+        masks = (torch.zeros_like(s, dtype=torch.bool), torch.ones_like(s, dtype=torch.bool))
+    masks, excluded = exclude_above_ceiling(dense_masks(masks), s, ceiling[r0:r1], scale)
+    if rows is not None and rows.fn_count is not None:
+        rows.fn_count[r0:r1] += excluded.to(rows.fn_count.dtype)
+    return masks
+
+
 def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | None, scale: float,
                       bias: float) -> dict[str, Tensor]:
     n, m, t = a.shape[0], c.shape[0], plan.tile
     classify = TileClassifier(plan.structure)
     rows = SideSums(plan, plan.row_want, n, a.dtype, a.device) if plan.row_want else None
     cols = SideSums(plan, plan.col_want, m, a.dtype, a.device) if plan.col_want else None
-    fast = plan.plain_fast(plan.row_want | plan.col_want)
+    fast = plan.plain_fast(plan.row_want | plan.col_want) and _ceiling_fast(plan, plan.row_want)
     fast_sparse = fast and not (plan.row_want | plan.col_want) & POSITIVE_STATS
+    pairs = plan.structure.score_ceiling is None and pair_fast_applicable(plan.row_want, plan.col_want,
+                                                                          plan.bound, bias)
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
-    ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
+    ops = ShiftedOperands(a, c, scale, plan.shift) if fast or pairs else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block = a[r0:r1]
@@ -55,13 +86,21 @@ def streaming_forward(plan: StreamingPlan, a: Tensor, c: Tensor, rn: Tensor | No
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
-                plain_forward(ops, (r0, r1, c0, c1), sides, buffers, masks)
+                ceiling = _ceiling_tile(plan, masks, r0, r1, scale)
+                plain_forward(ops, (r0, r1, c0, c1), sides, buffers, masks, ceiling)
+                if ceiling is not None and rows is not None and rows.fn_count is not None \
+                        and ceiling.counts() is not None:
+                    rows.fn_count[r0:r1] += ceiling.counts().to(rows.fn_count.dtype)
+                continue
+            if pairs and (masks is None or isinstance(masks, SparseTile)):
+                pair_forward(ops, (r0, r1, c0, c1), sides, buffers, bias, masks)
                 continue
             s = torch.mm(a_block, c[c0:c1].T).mul_(scale)  # (T, T)
-            reduce_tile(TileLogits(s, dense_masks(masks)), sides, bias)
+            reduce_tile(TileLogits(s, _ceiling_masks(plan, masks, s, r0, r1, scale, rows)), sides, bias)
         if rn is not None and rows is not None:
             e = _row_negative_logits(a_block, rn[r0:r1]).mul_(scale)
-            reduce_tile(TileLogits(e, None), [(rows, slice(r0, r1), 1)], bias)
+            e_masks = _ceiling_masks(plan, None, e, r0, r1, scale, rows)
+            reduce_tile(TileLogits(e, e_masks), [(rows, slice(r0, r1), 1)], bias)
     out = {} if rows is None else rows.results(plan.row_want)
     if cols is not None:
         out.update({"col_" + k: v for k, v in cols.results(plan.col_want).items()})
@@ -86,10 +125,13 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
     d_bias = a.new_zeros(())
     fast = all(g is None or (g.pair_sum is None and all(o is None for *_, o in g.lse_terms))
                for g in (rows, cols))
+    fast = fast and _ceiling_fast(plan, plan.row_want)
     fast_sparse = fast and all(g is None or (g.pos_sum is None and all(w != "pos" for w, *_ in g.lse_terms))
                                for g in (rows, cols))
+    pairs = plan.structure.score_ceiling is None and pair_fast_applicable(plan.row_want, plan.col_want,
+                                                                          plan.bound, bias)
     buffers = TileBuffers(min(t, n), min(t, m), a.dtype, a.device)
-    ops = ShiftedOperands(a, c, scale, plan.shift) if fast else None
+    ops = ShiftedOperands(a, c, scale, plan.shift) if fast or pairs else None
     for r0 in range(0, n, t):
         r1 = min(r0 + t, n)
         a_block, d_block = a[r0:r1], d_a[r0:r1]
@@ -98,11 +140,15 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
             sides = _sides(rows, slice(r0, r1), cols, slice(c0, c1))
             masks = classify.masks(r0, r1, c0, c1, a.device)
             if (masks is None and fast) or (isinstance(masks, SparseTile) and fast_sparse):
-                d_s = plain_gradient(ops, (r0, r1, c0, c1), sides, buffers, masks)
+                d_s = plain_gradient(ops, (r0, r1, c0, c1), sides, buffers, masks,
+                                     _ceiling_tile(plan, masks, r0, r1, scale))
                 d_b = None
+            elif pairs and (masks is None or isinstance(masks, SparseTile)):
+                d_s, d_b = pair_gradient(ops, (r0, r1, c0, c1), sides, buffers, bias, masks)
             else:
                 s = torch.mm(a_block, c[c0:c1].T).mul_(scale)
-                d_s, d_b = tile_gradient(TileLogits(s, dense_masks(masks)), sides, bias, plan.shift)
+                d_s, d_b = tile_gradient(TileLogits(s, _ceiling_masks(plan, masks, s, r0, r1, scale)), sides,
+                                         bias, plan.shift)
             if d_b is not None:
                 d_bias += d_b
             if d_s is None:
@@ -112,7 +158,8 @@ def streaming_backward(plan, a, c, rn, scale, bias, outputs, grads, need_c):
                 d_c[c0:c1].addmm_(d_s.T, a_block)
         if rn is not None and rows is not None:
             e = _row_negative_logits(a_block, rn[r0:r1]).mul_(scale)
-            d_e, d_b = tile_gradient(TileLogits(e, None), [(rows, slice(r0, r1), 1)], bias, plan.shift)
+            d_e, d_b = tile_gradient(TileLogits(e, _ceiling_masks(plan, None, e, r0, r1, scale)),
+                                     [(rows, slice(r0, r1), 1)], bias, plan.shift)
             if d_b is not None:
                 d_bias += d_b
             if d_e is not None:
@@ -137,7 +184,7 @@ class StreamingPairStatistics(torch.autograd.Function):
         out = streaming_forward(plan, a, c, rn, float(scale.detach()), float(bias.detach()))
         names = [k for k in ALL_STATS if k in out]
         ctx.plan, ctx.names = plan, names
-        ctx.mark_non_differentiable(*[out[k] for k in names if k.endswith("pos_count")])
+        ctx.mark_non_differentiable(*[out[k] for k in names if k.endswith("count")])
         ctx.set_materialize_grads(False)
         ctx.save_for_backward(anchors, candidates, row_negatives, scale, bias, *[out[k] for k in names])
         return tuple(out[k] for k in names)
@@ -199,7 +246,8 @@ def streaming_pair_statistics(anchors: Tensor, candidates: Tensor, structure: Pa
         bound=logit_bound(anchors, candidates, row_negatives, float(scale_t.detach())),
     )
     stats: dict[str, Tensor] = {}
-    if label_fast_applicable(plan.structure, plan.row_want, plan.col_want):
+    ceiling = plan.structure.score_ceiling is not None
+    if not ceiling and label_fast_applicable(plan.structure, plan.row_want, plan.col_want):
         stats = label_positive_stats(anchors, candidates, plan.structure, plan.row_want & POSITIVE_STATS,
                                      scale, accumulation_dtype(anchors))
         # What remains (lse_all) keeps every pair but self: labels no longer matter to the tiles.
@@ -211,7 +259,8 @@ def streaming_pair_statistics(anchors: Tensor, candidates: Tensor, structure: Pa
                                      plan.col_want & POSITIVE_STATS, scale,
                                      accumulation_dtype(anchors))
         plan = replace(plan, row_want=plan.row_want - POSITIVE_STATS, col_want=plan.col_want - POSITIVE_STATS)
-    if triton_applicable(anchors, candidates, plan.structure, plan.row_want, plan.col_want, row_negatives):
+    if not ceiling and triton_applicable(anchors, candidates, plan.structure, plan.row_want, plan.col_want,
+                                         row_negatives):
         stats.update(triton_lse_statistics(anchors, candidates, plan.structure, plan.row_want, plan.col_want,
                                            scale_t))
     elif plan.row_want or plan.col_want:

@@ -8,7 +8,9 @@ of it on the fly. For anchor ``i`` and candidate ``j``, in order of precedence:
 2. ``j == pos_index[i]``                           -> positive (the diagonal, or NT-Xent's other view);
 3. ``anchor_labels[i] == candidate_labels[j] >= 0`` -> positive (label / multi-positive structure);
 4. ``anchor_ids[i] == candidate_ids[j] >= 0``       -> excluded (known false negatives: same sample id);
-5. otherwise                                        -> negative.
+5. otherwise                                        -> negative,
+6. unless ``<a_i, c_j> > score_ceiling[i]``         -> excluded (presumed false negatives by score,
+   decided on the logits inside each tile; see :mod:`.false_negatives`).
 
 A negative label or id (``-1``) matches nothing: extra negatives (a queue, hard negatives) carry it.
 """
@@ -16,6 +18,7 @@ A negative label or id (``-1``) matches nothing: extra negatives (a queue, hard 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 from torch import Tensor
@@ -33,7 +36,12 @@ class PairStructure:
         anchor_labels, candidate_labels: ``(N,)`` and ``(M,)``; equal non-negative labels are positives.
         anchor_ids, candidate_ids: ``(N,)`` and ``(M,)``; equal non-negative ids are excluded unless
             rule 2 or 3 already made the pair a positive.
+        score_ceiling: ``(N,)`` floating; a would-be negative whose unscaled score exceeds its
+            anchor's ceiling is excluded (``+inf``: no exclusion). Only row statistics honour it.
     """
+
+    RULES: ClassVar[tuple[str, ...]] = ("pos_index", "self_index", "anchor_labels", "candidate_labels",
+                                        "anchor_ids", "candidate_ids", "score_ceiling")
 
     num_anchors: int
     num_candidates: int
@@ -43,6 +51,7 @@ class PairStructure:
     candidate_labels: Tensor | None = None
     anchor_ids: Tensor | None = None
     candidate_ids: Tensor | None = None
+    score_ceiling: Tensor | None = None
 
     def __post_init__(self) -> None:
         n, m = self.num_anchors, self.num_candidates
@@ -53,6 +62,7 @@ class PairStructure:
             ("candidate_labels", m),
             ("anchor_ids", n),
             ("candidate_ids", m),
+            ("score_ceiling", n),
         ):
             value = getattr(self, name)
             if value is None:
@@ -60,7 +70,10 @@ class PairStructure:
             if not isinstance(value, Tensor) or value.dim() != 1 or value.shape[0] != size:
                 got = tuple(value.shape) if isinstance(value, Tensor) else type(value).__name__
                 raise ValueError(f"{name}: expected a 1-D tensor of length {size}, got {got}")
-            if value.dtype != torch.long:
+            if name == "score_ceiling":
+                if not value.is_floating_point() or bool(torch.isnan(value).any()):
+                    raise ValueError("score_ceiling: expected a floating tensor without NaN")
+            elif value.dtype != torch.long:
                 object.__setattr__(self, name, value.long())
         if (self.anchor_labels is None) != (self.candidate_labels is None):
             raise ValueError("anchor_labels and candidate_labels must be given together")
@@ -75,14 +88,7 @@ class PairStructure:
         """The same structure with every tensor on ``device``."""
         moved = {
             name: (None if getattr(self, name) is None else getattr(self, name).to(device))
-            for name in (
-                "pos_index",
-                "self_index",
-                "anchor_labels",
-                "candidate_labels",
-                "anchor_ids",
-                "candidate_ids",
-            )
+            for name in self.RULES
         }
         return PairStructure(self.num_anchors, self.num_candidates, **moved)
 
@@ -90,7 +96,8 @@ class PairStructure:
                    device: torch.device) -> tuple[Tensor, Tensor]:
         """Boolean ``(positive, negative)`` masks of shape ``(row_stop-row_start, col_stop-col_start)``.
 
-        Pairs that are neither are excluded.
+        Pairs that are neither are excluded. Rule 6 (``score_ceiling``) needs the logits: it is
+        applied afterwards by :func:`.false_negatives.exclude_above_ceiling`.
         """
         rows = torch.arange(row_start, row_stop, device=device)
         cols = torch.arange(col_start, col_stop, device=device)

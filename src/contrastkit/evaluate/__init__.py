@@ -18,18 +18,22 @@ from .evaluators import (
     STSEvaluator,
 )
 from .geometry import alignment, anisotropy, effective_rank, singular_values, uniformity
-from .probes import knn_accuracy, linear_probe, nearest_class_mean_probe
+from .linear import LinearProbe, fit_linear_probe, label_subset, linear_probe
+from .probes import knn_accuracy, nearest_class_mean_probe
 from .recommendation import recommendation_metrics
 from .retrieval import retrieval_metrics
+from .robustness import RobustnessEvaluator
 from .similarity import pair_cosines, sts_pearson, sts_spearman
 
 __all__ = [
     "AnomalyEvaluator",
     "Evaluator",
     "GeometryEvaluator",
+    "LinearProbe",
     "ProbeEvaluator",
     "RecommendationEvaluator",
     "RetrievalEvaluator",
+    "RobustnessEvaluator",
     "STSEvaluator",
     "SequentialEvaluator",
     "alignment",
@@ -37,8 +41,10 @@ __all__ = [
     "anomaly_auroc",
     "auroc",
     "effective_rank",
+    "fit_linear_probe",
     "knn_accuracy",
     "knn_anomaly_scores",
+    "label_subset",
     "linear_probe",
     "nearest_class_mean_probe",
     "one_class_auroc",

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..losses._common import check_embeddings, check_positive_float
+from ..validation import check_embeddings, check_positive_float
 
 __all__ = [
     "as_embeddings", "as_labels", "as_vector", "check_ks", "check_positive_float", "check_positive_int",

@@ -57,7 +57,13 @@ def knn_anomaly_scores(train_x, test_x, k: int = 2, *, chunk_size: int | None = 
 def anomaly_auroc(train_x, test_x, test_labels, k: int = 2, **search) -> float:
     """AUROC of :func:`knn_anomaly_scores` against ``test_labels`` (1 = anomaly), ``train_x``
     holding normal rows only."""
-    return auroc(knn_anomaly_scores(train_x, test_x, k, **search), test_labels)
+    scores = knn_anomaly_scores(train_x, test_x, k, **search)
+    try:
+        return auroc(scores, test_labels)
+    except ValueError as error:  # auroc names its own arguments: say which of ours is meant
+        message = str(error)
+        raise ValueError("test_labels" + message[len("labels"):] if message.startswith("labels")
+                         else message) from None
 
 
 def one_class_auroc(train_x, train_y, test_x, test_y, k: int = 2, **search) -> dict[str, float]:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import anomaly, geometry, probes, retrieval, similarity
+from . import anomaly, geometry, linear, probes, retrieval, similarity
 from ._checks import as_labels, as_vector, check_ks, check_positive_float, check_positive_int
 from ._evaluator import EmbedFn, Evaluator, as_array, check_choice, check_inputs, check_length
 from ._search import check_backend
@@ -45,15 +45,24 @@ PROBES = {"knn": "knn_accuracy", "linear": "linear_probe_accuracy", "ncm": "ncm_
 
 class ProbeEvaluator(Evaluator):
     """Test accuracy of classification probes (``"knn"``, ``"linear"``, ``"ncm"``) trained on the
-    embeddings of ``train_inputs``; keys ``knn_accuracy``, ``linear_probe_accuracy``, ``ncm_accuracy``."""
+    embeddings of ``train_inputs``; keys ``knn_accuracy``, ``linear_probe_accuracy``, ``ncm_accuracy``.
+
+    ``label_fractions`` (each in (0, 1]) adds the few-label setting: a linear probe fitted on that
+    stratified share of the training labels (:func:`~contrastkit.evaluate.label_subset`), key
+    ``linear_probe_accuracy@<fraction>`` (e.g. ``@0.01``)."""
 
     def __init__(self, train_inputs, train_labels, test_inputs, test_labels, *,
                  probes: Sequence[str] = ("knn",), k: int = 20, temperature: float = 0.07,
-                 primary: str | None = None, name: str = "probe", batch_size: int = 256):
+                 label_fractions: Sequence[float] = (), primary: str | None = None, name: str = "probe",
+                 batch_size: int = 256):
         self.probes = tuple(check_choice("probes", p, tuple(PROBES)) for p in probes)
         if not self.probes:
             raise ValueError(f"probes: expected at least one of {tuple(PROBES)}")
+        for fraction in label_fractions:
+            linear.label_subset(np.zeros(1, dtype=np.int64), fraction)  # checks 0 < fraction <= 1
+        self.label_fractions = tuple(float(f) for f in label_fractions)
         keys = [PROBES[p] for p in self.probes]
+        keys += [f"linear_probe_accuracy@{f:g}" for f in self.label_fractions]
         super().__init__(name, check_choice("primary", primary or keys[0], keys), batch_size)
         check_inputs("train_inputs", train_inputs)
         check_inputs("test_inputs", test_inputs)
@@ -69,9 +78,12 @@ class ProbeEvaluator(Evaluator):
     def metrics(self, train_x, test_x):
         data = (train_x, self.train_labels, test_x, self.test_labels)
         run = {"knn": lambda: probes.knn_accuracy(*data, k=self.k, temperature=self.temperature),
-               "linear": lambda: probes.linear_probe(*data),
+               "linear": lambda: linear.linear_probe(*data),
                "ncm": lambda: probes.nearest_class_mean_probe(*data)}
-        return {PROBES[p]: run[p]() for p in self.probes}
+        out = {PROBES[p]: run[p]() for p in self.probes}
+        for fraction in self.label_fractions:
+            out[f"linear_probe_accuracy@{fraction:g}"] = linear.linear_probe(*data, label_fraction=fraction)
+        return out
 
 
 class STSEvaluator(Evaluator):

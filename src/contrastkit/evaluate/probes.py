@@ -1,11 +1,9 @@
-r"""Classification probes on frozen embeddings: weighted kNN, linear (logistic regression) and
-nearest class mean. Each returns the test accuracy in ``[0, 1]`` as a Python float; labels may be
-any orderable values (ints, strings), and a test label absent from training counts as an error.
+r"""Classification probes on frozen embeddings: weighted kNN and nearest class mean (the linear
+probe is in :mod:`.linear`). Each returns the test accuracy in ``[0, 1]`` as a Python float; labels
+may be any orderable values (ints, strings), and a test label absent from training counts as an error.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -62,49 +60,6 @@ def knn_accuracy(train_x, train_y, test_x, test_y, k: int = 20, *, temperature: 
     return float(np.mean(predicted == test_codes))
 
 
-def linear_probe(train_x, train_y, test_x, test_y, *,
-                 regularization: Sequence[float] = (0.01, 0.1, 1.0, 10.0),
-                 validation_fraction: float = 0.2, seed: int = 0, normalize: bool = True,
-                 max_iter: int = 1000) -> float:
-    r"""Linear probe: multinomial logistic regression (scikit-learn, L-BFGS) on frozen embeddings.
-
-    Rows are L2-normalised (``normalize=True``) and standardised with statistics of the training
-    rows. The inverse regularisation strength ``C`` is chosen from ``regularization`` by accuracy on
-    a held-out, stratified ``validation_fraction`` of the training rows (split with ``seed``; first
-    best ``C`` wins); the probe is then refitted on all training rows and scored on the test rows.
-
-    Raises:
-        ValueError: as :func:`knn_accuracy`, and when the held-out split leaves one class.
-    """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
-
-    train_x, codes, test_x, test_codes = _probe_inputs(train_x, train_y, test_x, test_y)
-    grid = tuple(check_positive_float("regularization", c) for c in regularization)
-    if not grid:
-        raise ValueError("regularization: expected at least one value of C")
-    if not 0 < validation_fraction < 1:
-        raise ValueError(f"validation_fraction: expected a value in (0, 1), got {validation_fraction}")
-    features, test_features = _to_numpy(train_x, normalize), _to_numpy(test_x, normalize)
-
-    def fit(x, y, c):
-        scaler = StandardScaler().fit(x)
-        model = LogisticRegression(C=c, max_iter=max_iter, random_state=seed).fit(scaler.transform(x), y)
-        return lambda z: model.predict(scaler.transform(z))
-
-    best = grid[0]
-    if len(grid) > 1:
-        stratify = codes if np.bincount(codes).min() >= 2 else None
-        fit_x, val_x, fit_y, val_y = train_test_split(
-            features, codes, test_size=validation_fraction, random_state=seed, stratify=stratify)
-        if np.unique(fit_y).size < 2:
-            raise ValueError("train_y: the held-out split leaves a single class; give more rows per class")
-        accuracies = [np.mean(fit(fit_x, fit_y, c)(val_x) == val_y) for c in grid]
-        best = grid[int(np.argmax(accuracies))]
-    return float(np.mean(fit(features, codes, best)(test_features) == test_codes))
-
-
 def nearest_class_mean_probe(train_x, train_y, test_x, test_y, *, normalize: bool = True) -> float:
     r"""Nearest-class-mean probe, the mean classifier of Arora et al. (2019, "A Theoretical Analysis
     of Contrastive Unsupervised Representation Learning", arXiv:1902.09229, Sec. 2):
@@ -128,10 +83,3 @@ def nearest_class_mean_probe(train_x, train_y, test_x, test_y, *, normalize: boo
         means = sums / torch.bincount(index).unsqueeze(1).to(torch.float64)
         predicted = (q @ means.T).argmax(dim=1).cpu().numpy()
     return float(np.mean(predicted == test_codes))
-
-
-def _to_numpy(x: torch.Tensor, normalize: bool) -> np.ndarray:
-    x = x.to(torch.float64)
-    if normalize:
-        x = F.normalize(x, dim=1, eps=1e-12)
-    return x.cpu().numpy()

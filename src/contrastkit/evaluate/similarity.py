@@ -13,6 +13,20 @@ from ._checks import as_embeddings, as_vector
 from ._stats import average_ranks, pearson
 
 COSINE_CHUNK = 65536
+#: cosines spread over less than this are equal up to float64 rounding, not a ranking signal
+ROUNDING_SPREAD = 1e-12
+
+
+def check_spread(cosines: np.ndarray, gold: np.ndarray) -> None:
+    """Raise ``ValueError`` for constant ``gold``, then when every cosine is equal up to rounding
+    (``max - min <= 1e-12``): e.g. ``a`` and ``b`` equal or scaled copies of each other, whose
+    "correlation" would rank rounding noise."""
+    if np.all(gold == gold[0]):
+        raise ValueError("gold: all values are equal, the correlation is undefined")
+    spread = float(cosines.max() - cosines.min())
+    if spread <= ROUNDING_SPREAD:
+        raise ValueError(f"a, b (cosine similarities): all values are equal up to rounding (spread "
+                         f"{spread:.3g} <= {ROUNDING_SPREAD:g}), the correlation is undefined")
 
 
 def pair_cosines(a, b) -> np.ndarray:
@@ -35,11 +49,12 @@ def sts_spearman(a, b, gold) -> float:
     correlation of the average ranks (ties share their mean rank).
 
     Shapes: a, b ``(N, d)`` with ``N >= 2``; gold ``(N,)``.
-    Raises: ValueError for mismatched shapes, empty or non-finite input, or constant similarities
-    or gold scores (the correlation is undefined).
+    Raises: ValueError for mismatched shapes, empty or non-finite input, or constant gold scores or
+    similarities (equal up to float64 rounding; the correlation is undefined).
     """
     cosines = pair_cosines(a, b)
     gold = as_vector("gold", gold, cosines.size)
+    check_spread(cosines, gold)
     return pearson(average_ranks(cosines), average_ranks(gold), "a, b (cosine similarities)", "gold")
 
 
@@ -47,4 +62,5 @@ def sts_pearson(a, b, gold) -> float:
     r"""Pearson correlation of :math:`\cos(a_i, b_i)` with ``gold[i]``; inputs as :func:`sts_spearman`."""
     cosines = pair_cosines(a, b)
     gold = as_vector("gold", gold, cosines.size)
+    check_spread(cosines, gold)
     return pearson(cosines, gold, "a, b (cosine similarities)", "gold")

@@ -1,8 +1,12 @@
 """The contrastive objective catalogue: each loss a short formula over :mod:`contrastkit.engine`."""
 
+from .barlow_twins import BarlowTwins
 from .clan import CLAN
 from .clip import CLIPLoss
+from .cluster_ns import ClusterNS
+from .cpl import CPL
 from .dcl import DCL, DCLW
+from .dclr import DCLR
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
 from .geometry import alignment, uniformity
@@ -10,35 +14,51 @@ from .infonce import InfoNCE
 from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
+from .moco_hnf import MoCoHNF
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
+from .negative_cosine import NegativeCosine
+from .nnclr import NNCLR
 from .ntxent import NTXent
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
+from .simctg import SimCTG
 from .supcon import SupCon
+from .swav import SwAV
 from .triplet import TripletMargin
+from .vicreg import VICReg
 from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
     "CLAN",
+    "CPL",
     "DCL",
+    "DCLR",
     "DCLW",
     "DHEL",
     "KCL",
     "MACL",
     "MVDHEL",
+    "NNCLR",
+    "BarlowTwins",
     "CLIPLoss",
+    "ClusterNS",
     "DebiasedContrastive",
     "HardNegativeContrastive",
     "InfoNCE",
     "LightGCLContrastive",
     "MeanShifted",
+    "MoCoHNF",
     "MultiViewInfoNCE",
     "NTXent",
+    "NegativeCosine",
     "PolyView",
     "SigLIP",
+    "SimCTG",
     "SupCon",
     "SupervisedSimCSE",
+    "SwAV",
     "TripletMargin",
+    "VICReg",
     "WeightedInfoNCE",
     "alignment",
     "bpr_loss",

@@ -8,26 +8,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..engine import check_backend
-from ..engine.reference import accumulation_dtype
+from ..engine import accumulation_dtype, check_backend, check_false_negative_options
 from ..scale.distributed import RankRows, gather_rows
+from ..validation import check_embeddings, check_positive_float
+from ._false_negatives import reset_count
 
 REDUCTIONS = ("mean", "sum", "none")
-
-
-def check_embeddings(name: str, x: Tensor, ndim: int = 2) -> Tensor:
-    """Raise ``ValueError`` naming ``name`` unless ``x`` is a finite floating tensor of rank ``ndim``."""
-    if not isinstance(x, Tensor):
-        raise ValueError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != ndim:
-        raise ValueError(f"{name}: expected a {ndim}-D tensor, got shape {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise ValueError(f"{name}: expected a floating dtype, got {x.dtype}")
-    if x.numel() == 0:
-        raise ValueError(f"{name}: expected a non-empty tensor, got shape {tuple(x.shape)}")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name}: contains NaN or infinite values")
-    return x
 
 
 def check_same_shape(name_a: str, a: Tensor, name_b: str, b: Tensor) -> None:
@@ -63,13 +49,6 @@ def dense_codes(*vectors: Tensor) -> list[Tensor]:
     return list(torch.split(codes, sizes))
 
 
-def check_positive_float(name: str, value: float) -> float:
-    value = float(value)
-    if not math.isfinite(value) or value <= 0:
-        raise ValueError(f"{name}: expected a finite value > 0, got {value}")
-    return value
-
-
 def check_reduction(reduction: str) -> str:
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction: expected one of {REDUCTIONS}, got {reduction!r}")
@@ -86,9 +65,14 @@ def reduce(per_anchor: Tensor, reduction: str) -> Tensor:
 
 def normalize(x: Tensor, enabled: bool = True) -> Tensor:
     """``x / max(||x||_2, 1e-12)`` along the last dimension (FORMULAS.md section 0), computed in
-    float32 (float64 stays float64) so that half-precision inputs lose nothing before the engine."""
+    float32 (float64 stays float64) so that half-precision inputs lose nothing before the engine.
+    Rows whose largest entry exceeds 1 are first divided by it (a detached constant: the result
+    and its gradient are unchanged) so that ``||x||^2`` cannot overflow to inf and give 0."""
     x = x.to(accumulation_dtype(x))
-    return F.normalize(x, dim=-1, eps=1e-12) if enabled else x
+    if not enabled:
+        return x
+    largest = x.detach().abs().amax(dim=-1, keepdim=True).clamp(min=1)
+    return F.normalize(x / largest, dim=-1, eps=1e-12)
 
 
 class Temperature(nn.Module):
@@ -135,13 +119,25 @@ class ContrastiveLoss(nn.Module):
     """
 
     supports_gather_distributed = False
+    #: softmax-type losses take ``false_negative_margin`` / ``false_negative_threshold``
+    #: (:mod:`._false_negatives`).
+    supports_false_negatives = False
 
     def __init__(self, temperature: float, *, learnable_temperature: bool = False,
                  normalize: bool = True, reduction: str = "mean", backend: str = "auto",
-                 tile_size: int | None = None, gather_distributed: bool = False):
+                 tile_size: int | None = None, gather_distributed: bool = False,
+                 false_negative_margin: float | None = None, false_negative_threshold: float | None = None):
         super().__init__()
         if gather_distributed and not self.supports_gather_distributed:
             raise ValueError(f"gather_distributed: {type(self).__name__} does not support it yet")
+        self.false_negative_margin, self.false_negative_threshold = check_false_negative_options(
+            false_negative_margin, false_negative_threshold)
+        for name, value in (("false_negative_margin", false_negative_margin),
+                            ("false_negative_threshold", false_negative_threshold)):
+            if value is not None and not self.supports_false_negatives:
+                raise ValueError(f"{name}: {type(self).__name__} is not a softmax-type loss")
+        self.false_negative_count: Tensor | None = None
+        self.register_forward_pre_hook(reset_count)
         self.gather_distributed = bool(gather_distributed)
         self.temperature = Temperature(temperature, learnable_temperature)
         self.normalize = bool(normalize)

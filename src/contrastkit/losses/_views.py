@@ -5,17 +5,24 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ..scale.distributed import RankRows
 from ._common import ContrastiveLoss, check_same_shape
+from ._false_negatives import statistics
 
 
 def check_min_rows(name: str, x: Tensor, minimum: int) -> None:
     """Raise ``ValueError`` naming ``name`` when ``x`` has fewer than ``minimum`` rows (instances)."""
-    if x.shape[0] < minimum:
+    check_instances(name, x.shape[0], minimum)
+
+
+def check_instances(name: str, count: int, minimum: int = 2, hint: str = "") -> None:
+    """The one N = 1 rule of every loss that needs negatives: fewer than ``minimum`` instances
+    (counted over every rank when gathered) is a ``ValueError`` naming ``name``, never a silent 0."""
+    if count < minimum:
         raise ValueError(
             f"{name}: expected at least {minimum} instances (the loss needs negatives), "
-            f"got {x.shape[0]}"
+            f"got {count}{hint}"
         )
 
 
@@ -49,13 +56,22 @@ def within_instance_logits(views: Tensor, scale: Tensor | float) -> Tensor:
     return torch.einsum("nad,nbd->nab", views, views) * scale
 
 
-def same_view_energy(loss: ContrastiveLoss, x: Tensor, candidates: Tensor, rows: RankRows) -> Tensor:
+def other_view_scores(views: Tensor) -> Tensor:
+    """``(N, V)`` mean unscaled score of each view with the instance's other views (the positive
+    score of the false-negative margin rule for losses whose positives are an instance's views)."""
+    gram = within_instance_logits(views.detach(), 1.0)
+    return (gram.sum(-1) - gram.diagonal(dim1=1, dim2=2)) / (views.shape[1] - 1)
+
+
+def same_view_energy(loss: ContrastiveLoss, x: Tensor, candidates: Tensor, rows: RankRows,
+                     positives: Tensor | None = None) -> Tensor:
     """``log sum_{j != i} exp(<x_i, c_j> / tau)`` for every row ``i`` of ``x``, shape ``(N,)``, where
     ``candidates`` are ``x`` (one process) or every rank's rows of the same view (``x`` at
-    ``rows.offset``), as :meth:`ContrastiveLoss.gather` returns them."""
+    ``rows.offset``), as :meth:`ContrastiveLoss.gather` returns them. ``positives``: the rows'
+    unscaled positive scores, for the loss's false-negative margin."""
     n = x.shape[0]
     structure = PairStructure(n, rows.total,
                               self_index=torch.arange(rows.offset, rows.offset + n, device=x.device))
-    stats = pair_statistics(x, candidates, structure, {"lse_neg"}, scale=loss.temperature.scale(),
-                            **loss.engine_options())
+    stats = statistics(loss, x, candidates, structure, {"lse_neg"}, positives=positives, needs_negatives=True,
+                       scale=loss.temperature.scale(), **loss.engine_options())
     return stats.lse_neg[:, 0]

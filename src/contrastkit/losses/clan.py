@@ -12,8 +12,9 @@ from ._common import check_embeddings, check_feature_dim, check_positive_float, 
 
 def cosine_distance(a: Tensor, b: Tensor) -> Tensor:
     """``(1 - cos(a_i, b_j)) / 2`` in ``[0, 1]`` for every pair, shape ``(N, M)``; rows of ``a`` and
-    ``b`` must already be L2-normalised."""
-    return (1 - a @ b.T) / 2
+    ``b`` must already be L2-normalised. Clamped to ``[0, 1]``: rounding can take ``a @ b.T`` just
+    past 1, and a negative distance would make the loss negative."""
+    return ((1 - a @ b.T) / 2).clamp(0, 1)
 
 
 class CLAN(nn.Module):
@@ -29,10 +30,11 @@ class CLAN(nn.Module):
 
     with :math:`p = 2` if ``squared`` else 1, :math:`S = \{(i, j): d(z_i, z_j)^p > \epsilon\}` and
     :math:`H = \{(i, j): [m - d(z_i, \tilde z_j)]_+^p > \epsilon\}`; sums run over all ordered pairs
-    (``i = j`` included). All benign samples ``z`` are mutual positives; every augmented sample
-    ``z_aug`` is a negative of every benign one, pushed beyond the margin. Each term is averaged
-    over its **active** pairs only (the counts carry no gradient), as the official code. Not an
-    InfoNCE: the ``N x N`` and ``N x M`` distance matrices are materialised. Only the official
+    (``i = j`` included); :math:`|S|` and :math:`|H|` count at least 1 (the official code lets an
+    empty set divide by :math:`\epsilon`). All benign samples ``z`` are mutual positives; every
+    augmented sample ``z_aug`` is a negative of every benign one, pushed beyond the margin. Each
+    term is averaged over its **active** pairs only (the counts carry no gradient), as the official
+    code. Not an InfoNCE: the ``N x N`` and ``N x M`` distance matrices are materialised. Only the official
     code's default cosine distance is provided (its Euclidean option is not).
 
     Args:
@@ -62,8 +64,10 @@ class CLAN(nn.Module):
         self.eps = check_positive_float("eps", eps)
 
     def active_mean(self, terms: Tensor) -> Tensor:
-        """``sum(terms) / (#{terms > eps} + eps)``: the mean over active pairs."""
-        active = (terms.detach() > self.eps).sum().to(terms.dtype)
+        """``sum(terms) / (max(#{terms > eps}, 1) + eps)``: the mean over active pairs. With no
+        active pair every term is ``<= eps`` and so is the sum divided by 1; the official code's
+        ``0 + eps`` denominator would blow that rounding noise up by ``1 / eps``."""
+        active = (terms.detach() > self.eps).sum().clamp(min=1).to(terms.dtype)
         return terms.sum() / (active + self.eps)
 
     def forward(self, z: Tensor, z_aug: Tensor) -> Tensor:
@@ -71,6 +75,8 @@ class CLAN(nn.Module):
         check_embeddings("z_aug", z_aug)
         check_feature_dim("z_aug", z_aug, x.shape[1])
         x_aug = normalize(z_aug)
+        dtype = torch.promote_types(x.dtype, x_aug.dtype)
+        x, x_aug = x.to(dtype), x_aug.to(dtype)
         benign = cosine_distance(x, x)  # (N, N)
         hinge = torch.relu(self.margin - cosine_distance(x, x_aug))  # (N, M)
         if self.squared:

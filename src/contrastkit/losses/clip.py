@@ -5,6 +5,7 @@ from __future__ import annotations
 from torch import Tensor
 
 from ._common import check_embeddings, check_same_shape
+from ._views import check_min_rows
 from .infonce import InfoNCE
 
 
@@ -44,4 +45,6 @@ class CLIPLoss(InfoNCE):
         check_embeddings("a", a)
         check_embeddings("b", b)
         check_same_shape("a", a, "b", b)
+        if not self.gather_distributed:  # gathered, InfoNCE counts every rank's rows
+            check_min_rows("a", a, 2)
         return super().forward(a, b)

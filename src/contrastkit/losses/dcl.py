@@ -12,8 +12,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import pair_statistics
 from ._common import ContrastiveLoss, check_positive_float
+from ._false_negatives import statistics
 from ._views import prepare_two_views
 from .ntxent import two_view_candidates
 
@@ -33,8 +33,8 @@ def decoupled_per_anchor(loss: ContrastiveLoss, u: Tensor, v: Tensor,
     """The ``2N`` DCL terms ``-w s_{a,a+} + log sum_{b not in {a, a+}} exp(s_ab)`` over ``[u; v]``
     (against every rank's rows with ``loss.gather_distributed``), reduced by ``loss``."""
     z, candidates, structure, rows = two_view_candidates(loss, u, v)
-    stats = pair_statistics(z, candidates, structure, {"lse_neg", "pos_sum"},
-                            scale=loss.temperature.scale(), **loss.engine_options())
+    stats = statistics(loss, z, candidates, structure, {"lse_neg", "pos_sum"}, needs_negatives=True,
+                       scale=loss.temperature.scale(), **loss.engine_options())
     positive = stats.pos_sum if weight is None else weight.repeat(2) * stats.pos_sum
     return loss.reduce_rows(stats.lse_neg[:, 0] - positive, rows)
 
@@ -70,6 +70,7 @@ class DCL(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.1, **options):
         super().__init__(temperature, **options)
@@ -114,6 +115,7 @@ class DCLW(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.1, sigma: float = 0.5, detach_weight: bool = True,
                  **options):

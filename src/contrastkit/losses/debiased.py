@@ -13,8 +13,8 @@ import math
 import torch
 from torch import Tensor
 
-from ..engine import pair_statistics
 from ._common import ContrastiveLoss
+from ._false_negatives import statistics
 from ._views import prepare_two_views
 from .ntxent import two_view_candidates
 
@@ -26,7 +26,12 @@ def check_tau_plus(tau_plus: float) -> float:
     return tau_plus
 
 
-def debiased_per_anchor(log_negative_sum: Tensor, positive: Tensor, num_negatives: int,
+def log_count(count: Tensor | int, like: Tensor) -> Tensor:
+    """``log(count)`` as a tensor like ``like`` (a count per anchor once false negatives are excluded)."""
+    return torch.log(torch.as_tensor(count, dtype=like.dtype, device=like.device))
+
+
+def debiased_per_anchor(log_negative_sum: Tensor, positive: Tensor, num_negatives: Tensor | int,
                         tau_plus: float, scale: Tensor | float) -> Tensor:
     r"""``-s+ + log(e^{s+} + max(Ng, Nn e^{-1/t}))`` with
     ``Ng = (e^{log_negative_sum} - tau_plus Nn e^{s+}) / (1 - tau_plus)``, all in log space.
@@ -34,12 +39,12 @@ def debiased_per_anchor(log_negative_sum: Tensor, positive: Tensor, num_negative
     Args:
         log_negative_sum: ``(A,)`` log of the (possibly importance-weighted) negative sum.
         positive: ``(A,)`` positive logits ``s+ = <a, a+>/t``.
-        num_negatives: ``Nn``.
+        num_negatives: ``Nn`` (an int, or ``(A,)`` per anchor).
         tau_plus: class prior in ``[0, 1)``.
         scale: ``1/t`` (a float, or a 0-d tensor for a learnable temperature).
     """
     if tau_plus > 0:
-        log_correction = math.log(tau_plus * num_negatives) + positive
+        log_correction = math.log(tau_plus) + log_count(num_negatives, positive) + positive
         gap = log_correction - log_negative_sum  # < 0 exactly where the corrected sum is positive
         kept = gap < 0
         safe_gap = torch.where(kept, gap, torch.full_like(gap, -1.0))
@@ -47,8 +52,7 @@ def debiased_per_anchor(log_negative_sum: Tensor, positive: Tensor, num_negative
                                      torch.full_like(gap, float("-inf")))
     else:
         log_difference = log_negative_sum
-    log_floor = torch.as_tensor(math.log(num_negatives) - scale, dtype=positive.dtype,
-                                device=positive.device)
+    log_floor = log_count(num_negatives, positive) - scale
     log_g = torch.maximum(log_difference - math.log1p(-tau_plus), log_floor.expand_as(positive))
     return torch.logaddexp(positive, log_g) - positive
 
@@ -82,6 +86,7 @@ class DebiasedContrastive(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.5, tau_plus: float = 0.1, **options):
         super().__init__(temperature, **options)
@@ -98,9 +103,9 @@ class DebiasedContrastive(ContrastiveLoss):
         u, v = prepare_two_views(self, z1, z2)
         z, candidates, structure, rows = two_view_candidates(self, u, v)  # (2N, d) anchors
         scale = self.temperature.scale()
-        stats = pair_statistics(z, candidates, structure, {"lse_neg", "pos_sum"},
-                                scale=scale, tilts=self.tilts(), **self.engine_options())
-        num_negatives = rows.total - 2
+        stats = statistics(self, z, candidates, structure, {"lse_neg", "pos_sum"}, needs_negatives=True,
+                           scale=scale, tilts=self.tilts(), **self.engine_options())
+        num_negatives = rows.total - 2 if stats.fn_count is None else rows.total - 2 - stats.fn_count
         per_anchor = debiased_per_anchor(self.log_negative_sum(stats.lse_neg, num_negatives),
                                          stats.pos_sum, num_negatives, self.tau_plus, scale)
         return self.reduce_rows(per_anchor, rows)
@@ -150,8 +155,8 @@ class HardNegativeContrastive(DebiasedContrastive):
     def tilts(self) -> tuple[float, ...]:
         return (self.beta, 1.0 + self.beta)
 
-    def log_negative_sum(self, lse_neg: Tensor, num_negatives: int) -> Tensor:
-        return math.log(num_negatives) + lse_neg[:, 1] - lse_neg[:, 0]
+    def log_negative_sum(self, lse_neg: Tensor, num_negatives: Tensor | int) -> Tensor:
+        return log_count(num_negatives, lse_neg) + lse_neg[:, 1] - lse_neg[:, 0]
 
     def extra_repr(self) -> str:
         return f"tau_plus={self.tau_plus:.4g}, beta={self.beta:.4g}"

@@ -51,6 +51,8 @@ class DHEL(ContrastiveLoss):
 
     supports_gather_distributed = True
 
+    supports_false_negatives = True
+
     def __init__(self, temperature: float = 0.3, include_augs: bool = True, **options):
         super().__init__(temperature, **options)
         self.include_augs = bool(include_augs)
@@ -58,9 +60,10 @@ class DHEL(ContrastiveLoss):
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
         u, v = prepare_two_views(self, z1, z2)
         (all_u, all_v), rows = self.gather(u, v if self.include_augs else None)
-        loss = -(u * v).sum(dim=1) * self.temperature.scale() + same_view_energy(self, u, all_u, rows)
+        aligned = (u * v).sum(dim=1)
+        loss = -aligned * self.temperature.scale() + same_view_energy(self, u, all_u, rows, aligned)
         if self.include_augs:
-            loss = loss + same_view_energy(self, v, all_v, rows)
+            loss = loss + same_view_energy(self, v, all_v, rows, aligned)
         return self.reduce_rows(loss, rows)
 
     def extra_repr(self) -> str:
@@ -68,8 +71,19 @@ class DHEL(ContrastiveLoss):
 
 
 def _riesz(squared_distance: Tensor, s: float) -> Tensor:
-    power = squared_distance.pow(-s / 2)  # ||x - y||^{-s}
-    return -power if s < 0 else power
+    if s < 0:  # -||x - y||^{|s|}: 0 at coincidence; the clamp keeps that point's gradient finite (0)
+        return -squared_distance.clamp(min=torch.finfo(squared_distance.dtype).tiny).pow(-s / 2)
+    return squared_distance.pow(-s / 2)  # ||x - y||^{-s}, infinite at coincidence (refused below)
+
+
+def check_no_coincidence(squared_distance: Tensor, scale: Tensor, what) -> None:
+    """Raise ``ValueError`` when a squared distance is 0 up to rounding (``<= 16 eps * scale``):
+    the Riesz kernel :math:`r^{-t}`, ``t > 0``, is infinite there. ``what(k)`` describes pair ``k``."""
+    tolerance = 16 * torch.finfo(squared_distance.dtype).eps * scale
+    close = (squared_distance.detach() <= tolerance).nonzero()
+    if len(close):
+        raise ValueError(f"{what(int(close[0]))}; the Riesz kernel r^-t with t > 0 is infinite at "
+                         "distance 0 (use t < 0 or another kernel for collapsed embeddings)")
 
 
 # Each kernel as (energy of one pair, alignment of one positive pair), functions of the squared
@@ -112,7 +126,9 @@ class KCL(nn.Module):
         Scalar float32 tensor (float64 for float64 inputs).
     Raises:
         ValueError: names the argument, for a bad shape, fewer than 2 rows, non-finite input, an
-        unknown kernel or an out-of-range ``t`` / ``gamma``.
+        unknown kernel, an out-of-range ``t`` / ``gamma``, or (Riesz kernels with ``t > 0``) two
+        rows of a view that coincide up to rounding, or (``"riesz"``) a positive pair at distance
+        0, where the kernel is infinite.
     """
 
     def __init__(self, t: float = 2.0, gamma: float = 16.0, kernel: str = "gaussian",
@@ -146,9 +162,32 @@ class KCL(nn.Module):
         check_same_shape("z1", u, "z2", v)
         check_min_rows("z1", u, 2)
         energy_kernel, alignment_kernel = KERNELS[self.kernel]
-        energy = sum(energy_kernel(self.pairwise_squared_distances(x), self.t).mean() for x in (u, v))
-        alignment = 2 * alignment_kernel((u - v).pow(2).sum(dim=1), self.t).mean()
-        return -alignment + self.gamma * energy
+        distances = {name: self.pairwise_squared_distances(x) for name, x in (("z1", u), ("z2", v))}
+        aligned = (u - v).pow(2).sum(dim=1)  # (N,)
+        if self.kernel.endswith("riesz") and self.t > 0:
+            rows, cols = torch.triu_indices(u.shape[0], u.shape[0], offset=1)
+            for name, x in (("z1", u), ("z2", v)):
+                scale = x.detach().pow(2).sum(dim=1).max()
+                check_no_coincidence(distances[name], scale.clamp(min=1) if self.normalize else scale,
+                                     lambda k, n=name: f"{n}: rows {rows[k]} and {cols[k]} coincide")
+            if self.kernel == "riesz":
+                check_no_coincidence(aligned, torch.zeros((), dtype=aligned.dtype),
+                                     lambda k: f"z2: row {k} coincides with z1's row {k}")
+        if self.kernel.endswith("riesz") and self.t < 0:
+            # -r^|t| and its gradient |t| r^(|t|-1) grow without bound in r: refuse a |t| that overflows
+            power = -self.t / 2
+            largest = float(max(r2.detach().max() for r2 in distances.values()).clamp(min=1))
+            log_bound = power * math.log(largest) + math.log(4 * power * (1 + self.gamma))
+            if log_bound > math.log(torch.finfo(u.dtype).max) - 2:
+                raise ValueError(f"t: the Riesz kernel -r^|t| with t={self.t} overflows {u.dtype} at the "
+                                 f"largest distance {math.sqrt(largest):.3g}; use a smaller |t|")
+        energy = sum(energy_kernel(r2, self.t).mean() for r2 in distances.values())
+        alignment = 2 * alignment_kernel(aligned, self.t).mean()
+        loss = -alignment + self.gamma * energy
+        if not torch.isfinite(loss.detach()):
+            raise ValueError(f"t: the {self.kernel!r} kernel with t={self.t} overflows {loss.dtype} "
+                             "on these inputs (distances too close to 0)")
+        return loss
 
     def extra_repr(self) -> str:
         return f"t={self.t}, gamma={self.gamma}, kernel={self.kernel!r}"

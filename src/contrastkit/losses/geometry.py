@@ -18,6 +18,22 @@ from torch import Tensor
 from ..engine import PairStructure, pair_statistics
 from ._common import check_embeddings, check_positive_float, check_same_shape, normalize
 
+#: rows with a smaller L2 norm count as zero: ``normalize`` cannot put them on the sphere
+ZERO_NORM = 1e-12
+
+
+def check_nonzero_rows(name: str, x: Tensor) -> None:
+    """Raise ``ValueError`` naming ``name`` and the first row whose norm is ``<= ZERO_NORM``: a zero
+    embedding has no direction, and scoring it as a unit vector makes a collapsed encoder look
+    perfect (uniformity ``-4t``, alignment 0)."""
+    # ||x_i|| <= 1e-12 needs max|x_ij| <= 1e-12: only such rows get an exact float64 norm (no copy of x)
+    suspects = (x.detach().abs().amax(dim=-1) <= ZERO_NORM).nonzero().flatten()
+    norms = x.detach()[suspects].to(torch.float64).norm(dim=-1)
+    zero = suspects[norms <= ZERO_NORM]
+    if len(zero):
+        raise ValueError(f"{name}: row {int(zero[0])} has zero norm (<= {ZERO_NORM:g}); "
+                         "a zero embedding has no direction, the metric is undefined")
+
 
 def alignment(x: Tensor, y: Tensor, alpha: float = 2) -> Tensor:
     r"""Alignment loss (Wang & Isola, 2020, arXiv:2005.10242, Eq. 4 in its empirical form).
@@ -33,15 +49,21 @@ def alignment(x: Tensor, y: Tensor, alpha: float = 2) -> Tensor:
     Returns:
         0-d float32 tensor (float64 for float64 inputs), differentiable.
     Raises:
-        ValueError: names the argument, for a bad shape, non-finite input or ``alpha <= 0``.
+        ValueError: names the argument, for a bad shape, non-finite input, a zero row or
+        ``alpha <= 0``.
     """
     alpha = check_positive_float("alpha", alpha)
     check_embeddings("x", x)
     check_embeddings("y", y)
     check_same_shape("x", x, "y", y)
+    check_nonzero_rows("x", x)
+    check_nonzero_rows("y", y)
     x_hat, y_hat = normalize(x), normalize(y)
     squared = (x_hat - y_hat.to(x_hat.dtype)).pow(2).sum(dim=1)  # (N,)
-    return squared.pow(alpha / 2).mean()
+    # r^alpha has an infinite slope at r = 0 for alpha < 2 (NaN through the chain rule): a pair
+    # that already coincides is at the minimum, so clamp it to the smallest normal number (zero
+    # gradient there; the value changes by at most tiny^(alpha/2))
+    return squared.clamp(min=torch.finfo(squared.dtype).tiny).pow(alpha / 2).mean()
 
 
 def uniformity(x: Tensor, t: float = 2, *, tile_size: int | None = None) -> Tensor:
@@ -68,12 +90,13 @@ def uniformity(x: Tensor, t: float = 2, *, tile_size: int | None = None) -> Tens
         ``>= -4 t``.
     Raises:
         ValueError: names the argument, for a bad shape, fewer than two rows, non-finite input,
-        ``t <= 0`` or a bad ``tile_size``.
+        a zero row (norm ``<= 1e-12``), ``t <= 0`` or a bad ``tile_size``.
     """
     t = check_positive_float("t", t)
     check_embeddings("x", x)
     if x.shape[0] < 2:
         raise ValueError(f"x: uniformity needs at least 2 rows, got {x.shape[0]}")
+    check_nonzero_rows("x", x)
     if tile_size is not None and (not isinstance(tile_size, int) or isinstance(tile_size, bool)
                                   or tile_size < 1):
         raise ValueError(f"tile_size: expected a positive int or None, got {tile_size!r}")

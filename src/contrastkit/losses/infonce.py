@@ -5,8 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ._common import ContrastiveLoss, check_feature_dim, check_index_vector, dense_codes
+from ._false_negatives import filtering, statistics
+from ._views import check_instances
 
 
 class InfoNCE(ContrastiveLoss):
@@ -43,10 +45,12 @@ class InfoNCE(ContrastiveLoss):
         Scalar float32 tensor (float64 for float64 inputs) for ``mean``/``sum``.
     Raises:
         ValueError: names the argument, for a bad shape, non-finite input, ``temperature <= 0``,
-        labels/ids of the wrong length.
+        labels/ids of the wrong length, or a single instance (``N = 1`` over every rank) and no
+        extra ``negatives``.
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.07, symmetric: bool = False, **options):
         super().__init__(temperature, **options)
@@ -85,9 +89,12 @@ class InfoNCE(ContrastiveLoss):
                 raise ValueError("negative_ids: needs ids for the anchors too")
             negative_ids = check_index_vector("negative_ids", negative_ids, num_extra, device)
 
-        gather_queries = self.symmetric and self.gather_distributed
+        # with false-negative filtering (a per-anchor rule) the key->query direction is its own row pass
+        gather_queries = self.symmetric and (self.gather_distributed or filtering(self))
         (keys, all_queries, all_labels, all_ids), rows = self.gather(
             k, q if gather_queries else None, labels, ids)
+        extra = num_extra + (0 if per_anchor is None else per_anchor.shape[1])
+        check_instances("query", rows.total + extra, hint=" and no extra negatives" if not extra else "")
         local = slice(rows.offset, rows.offset + n)
         no_label = torch.full((num_extra,), -1, dtype=torch.long, device=device)
         rules: dict[str, Tensor] = {"pos_index": torch.arange(rows.offset, rows.offset + n, device=device)}
@@ -106,16 +113,16 @@ class InfoNCE(ContrastiveLoss):
         want = {"lse_all", "pos_sum", "pos_count"}
         if self.symmetric and not gather_queries:
             want |= {"col_lse_all", "col_pos_sum", "col_pos_count"}
-        stats = pair_statistics(q, candidates, structure, want, scale=self.temperature.scale(),
-                                row_negatives=per_anchor, **self.engine_options())
+        stats = statistics(self, q, candidates, structure, want, scale=self.temperature.scale(),
+                           row_negatives=per_anchor, **self.engine_options())
         loss = stats.lse_all - stats.pos_sum / stats.pos_count
         if gather_queries:
             # Key->query direction: local keys against the gathered queries, as a second row pass.
             reverse = PairStructure(n, rows.total, **{
                 name: value[: rows.total] if name.startswith("candidate") else value
                 for name, value in rules.items()})
-            back = pair_statistics(k, all_queries, reverse, {"lse_all", "pos_sum", "pos_count"},
-                                   scale=self.temperature.scale(), **self.engine_options())
+            back = statistics(self, k, all_queries, reverse, {"lse_all", "pos_sum", "pos_count"},
+                              scale=self.temperature.scale(), **self.engine_options())
             loss = 0.5 * (loss + back.lse_all - back.pos_sum / back.pos_count)
         elif self.symmetric:
             backward = stats.col_lse_all[:n] - stats.col_pos_sum[:n] / stats.col_pos_count[:n]

@@ -8,9 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
-from ..engine.reference import accumulation_dtype
+from ..engine import PairStructure, accumulation_dtype
 from ._common import ContrastiveLoss, check_embeddings, check_same_shape
+from ._false_negatives import statistics
 
 POSITIVE_LOGIT_BOUND = 5.0  # official code: clamp(<G_u, E_u>/tau, -5, 5)
 LOG_OFFSET = math.log(1e-8)  # official code: log(sum exp(.) + 1e-8)
@@ -66,6 +66,8 @@ class LightGCLContrastive(ContrastiveLoss):
         ``temperature <= 0``.
     """
 
+    supports_false_negatives = True
+
     def __init__(self, temperature: float = 0.2, normalize: bool = False, **options):
         super().__init__(temperature, normalize=normalize, **options)
 
@@ -78,8 +80,10 @@ class LightGCLContrastive(ContrastiveLoss):
         index = check_node_index(names[2], index, e.shape[0], e.device)
         anchors = g[index]  # (B, d)
         scale = self.temperature.scale()
+        narrow = min((g.dtype, e.dtype), key=lambda t: torch.finfo(t).max)  # mixed: the engine's
+        check_dot_range(f"{names[0]}, {names[1]}", anchors, e, float(scale), narrow)
         structure = PairStructure(index.numel(), e.shape[0], pos_index=index)
-        stats = pair_statistics(anchors, e, structure, {"lse_all"}, scale=scale,
+        stats = statistics(self, anchors, e, structure, {"lse_all"}, scale=scale,
                                 **self.engine_options())
         positive = ((anchors * e[index]).sum(dim=1) * scale).clamp(-POSITIVE_LOGIT_BOUND,
                                                                    POSITIVE_LOGIT_BOUND)
@@ -99,6 +103,15 @@ class LightGCLContrastive(ContrastiveLoss):
         return torch.cat([user_terms, item_terms])
 
 
+def check_dot_range(names: str, a: Tensor, b: Tensor, scale: float, dtype: torch.dtype) -> None:
+    """Raw (unnormalised) dot products, times ``scale``, must stay far below ``dtype``'s maximum;
+    otherwise the value or its gradient overflows to inf / NaN. Bound: ``max|a| max|b| scale``."""
+    bound = float(a.detach().double().norm(dim=-1).max() * b.detach().double().norm(dim=-1).max()) * scale
+    if not bound < torch.finfo(dtype).max / 64:
+        raise ValueError(f"{names}: embedding norms this large make the dot products overflow "
+                         f"{str(dtype).removeprefix('torch.')} (|a||b|/tau up to {bound:.3g})")
+
+
 def bpr_loss(users: Tensor, positive_items: Tensor, negative_items: Tensor) -> Tensor:
     r"""Bayesian personalised ranking loss (Rendle et al., 2009, arXiv:1205.2618), LightGCL's
     :math:`\mathcal{L}_r`.
@@ -115,7 +128,8 @@ def bpr_loss(users: Tensor, positive_items: Tensor, negative_items: Tensor) -> T
     Returns:
         Scalar float32 tensor (float64 for float64 inputs).
     Raises:
-        ValueError: names the argument, for a bad shape or non-finite input.
+        ValueError: names the argument, for a bad shape, non-finite input, or norms so large that
+        the dot products overflow.
     """
     for name, x in (("users", users), ("positive_items", positive_items),
                     ("negative_items", negative_items)):
@@ -124,5 +138,6 @@ def bpr_loss(users: Tensor, positive_items: Tensor, negative_items: Tensor) -> T
     check_same_shape("users", users, "negative_items", negative_items)
     dtype = accumulation_dtype(users)
     u, p, n = (x.to(dtype) for x in (users, positive_items, negative_items))
+    check_dot_range("users, positive_items, negative_items", u, torch.cat([p, n]), 2.0, dtype)
     margin = (u * p).sum(dim=1) - (u * n).sum(dim=1)
     return F.softplus(-margin).mean()

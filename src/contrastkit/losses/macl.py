@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
-from ..engine import pair_statistics
 from ._common import ContrastiveLoss
+from ._false_negatives import statistics
 from ._views import prepare_two_views
 from .ntxent import two_view_candidates
 
@@ -37,11 +38,12 @@ class MACL(ContrastiveLoss):
     over the SimCLR layout :math:`z = [\hat z_1; \hat z_2]` (2N anchors, the other view positive and
     in the denominator, the anchor itself excluded). :math:`A`, hence :math:`\tau_A`, and the
     reweighting :math:`V_a` carry no gradient, as in the official code (chenhaoxing/MACL) and
-    lightly's ``MACLLoss``. :math:`1 - P_a` is computed as
-    :math:`e^{\log\sum_{neg} - \log\sum_{all}}`, the probability mass of the negatives, which has no
-    cancellation when :math:`P_a \to 1`. :math:`\epsilon = 10^{-8}` is lightly's guard;
-    ``eps=0`` gives the official code's unguarded :math:`1/(1 - P_a)`. Defaults and the ranges of
-    :math:`\alpha` and :math:`A_0` are lightly's (the paper's recommended values were not re-read).
+    lightly's ``MACLLoss``. With :math:`g_a = \log\sum_{neg} - \langle z_a, z_{a^+}\rangle/\tau_A`,
+    :math:`\log P_a = -\operatorname{softplus}(g_a)` and :math:`1 - P_a = \sigma(g_a)`: neither
+    cancels two large logits when :math:`P_a \to 1` (small :math:`\tau`). :math:`\epsilon = 10^{-8}`
+    is lightly's guard; ``eps=0`` gives the official code's unguarded :math:`1/(1 - P_a)`. Defaults
+    and the ranges of :math:`\alpha` and :math:`A_0` are lightly's (the paper's recommended values
+    were not re-read).
 
     :math:`\tau_A` depends on the batch: it is :math:`\le 0` when :math:`\alpha (A_0 - A) \ge 1`
     (for instance :math:`\alpha = 1`, :math:`A_0 = 1` and a batch with :math:`A \le 0`). Neither
@@ -69,6 +71,7 @@ class MACL(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.1, alpha: float = 0.5, a0: float = 0.0,
                  eps: float = 1e-8, **options):
@@ -93,11 +96,15 @@ class MACL(ContrastiveLoss):
             )
         scale = self.temperature.scale() / factor  # 1 / tau_A
         z, candidates, structure, rows = two_view_candidates(self, u, v)
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "lse_neg", "pos_sum"},
+        stats = statistics(self, z, candidates, structure, {"lse_neg", "pos_sum"},
                                 scale=scale, **self.engine_options())
-        log_p = stats.pos_sum - stats.lse_all
+        # lse_all = logaddexp(pos, lse_neg): log P = -softplus(lse_neg - pos), 1 - P = sigmoid(...).
+        # Subtracting lse_all from pos instead cancels two logits of size 1/tau_A and leaves
+        # rounding noise that V_a (up to 1/eps) then multiplies (issue 14 property tests).
+        gap = stats.lse_neg[:, 0] - stats.pos_sum
+        log_p = -F.softplus(gap)
         with torch.no_grad():
-            weight = 1.0 / (torch.exp(stats.lse_neg[:, 0] - stats.lse_all) + self.eps)
+            weight = 1.0 / (torch.sigmoid(gap) + self.eps)
         return self.reduce_rows(-weight * log_p, rows)
 
     def extra_repr(self) -> str:

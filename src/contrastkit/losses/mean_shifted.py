@@ -20,8 +20,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import pair_statistics
 from ._common import ContrastiveLoss, check_embeddings, check_feature_dim, normalize
+from ._false_negatives import statistics
 from ._views import prepare_two_views
 from .ntxent import two_view_candidates
 
@@ -83,6 +83,7 @@ class MeanShifted(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.25, angular: bool = False, **options):
         super().__init__(temperature, **options)
@@ -97,7 +98,7 @@ class MeanShifted(ContrastiveLoss):
         theta = normalize(shifted)
         n = phi1.shape[0]
         theta, candidates, structure, rows = two_view_candidates(self, theta[:n], theta[n:])
-        stats = pair_statistics(theta, candidates, structure, {"lse_all", "pos_sum"},
+        stats = statistics(self, theta, candidates, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         per_anchor = stats.lse_all - stats.pos_sum
         if self.angular:

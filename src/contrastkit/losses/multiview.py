@@ -8,13 +8,15 @@ within-instance Gram matrix; the negatives' log-sum-exps come from the engine.
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ._common import ContrastiveLoss
-from ._views import prepare_multi_views, same_view_energy, within_instance_logits
+from ._false_negatives import filtering, statistics
+from ._views import other_view_scores, prepare_multi_views, same_view_energy, within_instance_logits
 
 AGGREGATIONS = ("geometric", "arithmetic")
 
@@ -50,6 +52,9 @@ class MultiViewInfoNCE(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
+
+    field_inputs: ClassVar[dict] = {"views": "*"}  # all views of the input, stacked (N, V, d)
 
     def __init__(self, temperature: float = 1.0, **options):
         super().__init__(temperature, **options)
@@ -61,9 +66,13 @@ class MultiViewInfoNCE(ContrastiveLoss):
         (candidates,), rows = self.gather(x)
         flat = x.reshape(n * num_views, d)  # row i * V + l
         local = torch.arange(rows.offset * num_views, (rows.offset + n) * num_views, device=x.device)
-        structure = PairStructure(n * num_views, rows.total * num_views, self_index=local)
-        stats = pair_statistics(flat, candidates.reshape(-1, d), structure, {"lse_all"}, scale=scale,
-                                **self.engine_options())
+        instance = {}
+        if filtering(self):  # the instance's own views are its positives: never false negatives
+            every = torch.arange(rows.total, device=x.device).repeat_interleave(num_views)
+            instance = dict(anchor_labels=every[local], candidate_labels=every)
+        structure = PairStructure(n * num_views, rows.total * num_views, self_index=local, **instance)
+        stats = statistics(self, flat, candidates.reshape(-1, d), structure, {"lse_all"}, scale=scale,
+                           **self.engine_options())
         log_denominator = torch.logsumexp(stats.lse_all.view(n, num_views), dim=1)
         other = ~torch.eye(num_views, dtype=torch.bool, device=x.device)
         log_numerator = torch.logsumexp(within_instance_logits(x, scale)[:, other], dim=1)
@@ -99,6 +108,9 @@ class MVDHEL(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
+
+    field_inputs: ClassVar[dict] = {"views": "*"}  # all views of the input, stacked (N, V, d)
 
     def __init__(self, temperature: float = 0.2, **options):
         super().__init__(temperature, **options)
@@ -108,7 +120,10 @@ class MVDHEL(ContrastiveLoss):
         num_views = x.shape[1]
         scale = self.temperature.scale()
         (candidates,), rows = self.gather(x)
-        energy = sum(same_view_energy(self, x[:, l], candidates[:, l], rows) for l in range(num_views))
+        positives = other_view_scores(x) if filtering(self) else None
+        energy = sum(same_view_energy(self, x[:, l], candidates[:, l], rows,
+                                      None if positives is None else positives[:, l])
+                     for l in range(num_views))
         upper = torch.ones(num_views, num_views, dtype=torch.bool, device=x.device).triu(1)
         log_alignment = torch.logsumexp(within_instance_logits(x, scale)[:, upper], dim=1)
         return self.reduce_rows(energy - log_alignment, rows)
@@ -153,6 +168,9 @@ class PolyView(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
+
+    field_inputs: ClassVar[dict] = {"views": "*"}  # all views of the input, stacked (N, V, d)
 
     def __init__(self, temperature: float = 0.2, aggregation: str = "geometric", **options):
         super().__init__(temperature, **options)
@@ -170,8 +188,9 @@ class PolyView(ContrastiveLoss):
         local = slice(rows.offset * num_views, (rows.offset + n) * num_views)
         other_instances = PairStructure(n * num_views, rows.total * num_views,
                                         anchor_ids=instance[local], candidate_ids=instance)
-        stats = pair_statistics(flat, candidates.reshape(-1, d), other_instances, {"lse_neg"},
-                                scale=scale, **self.engine_options())
+        positives = other_view_scores(x).reshape(-1) if filtering(self) else None
+        stats = statistics(self, flat, candidates.reshape(-1, d), other_instances, {"lse_neg"},
+                           positives=positives, scale=scale, **self.engine_options())
         log_negatives = stats.lse_neg[:, 0].view(n, num_views, 1)  # per anchor (i, a)
         logits = within_instance_logits(x, scale)  # (N, V, V): s(z_ia, z_ib)
         per_pair = torch.logaddexp(logits, log_negatives) - logits

@@ -5,9 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ..scale.distributed import RankRows
 from ._common import ContrastiveLoss
+from ._false_negatives import statistics
+from ._views import check_instances
 
 
 def two_view_structure(n: int, device: torch.device, offset: int = 0, total: int | None = None
@@ -54,6 +56,7 @@ class NTXent(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.5, **options):
         super().__init__(temperature, **options)
@@ -64,6 +67,7 @@ class NTXent(ContrastiveLoss):
         if v.shape != u.shape:
             raise ValueError(f"z2: shape {tuple(v.shape)} does not match z1's {tuple(u.shape)}")
         z, candidates, structure, rows = two_view_candidates(self, u, v)
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum"},
+        check_instances("z1", rows.total // 2)  # rows hold both views
+        stats = statistics(self, z, candidates, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
         return self.reduce_rows(stats.lse_all - stats.pos_sum, rows)

@@ -7,8 +7,10 @@ import math
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ._common import ContrastiveLoss, check_same_shape
+from ._false_negatives import add_count, ceiling_for, statistics
+from ._views import check_instances
 
 
 class SupervisedSimCSE(ContrastiveLoss):
@@ -50,6 +52,7 @@ class SupervisedSimCSE(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.05, hard_negative_weight: float = 0.0, **options):
         super().__init__(temperature, **options)
@@ -71,6 +74,8 @@ class SupervisedSimCSE(ContrastiveLoss):
             h_neg = self.prepare("hard_negative", hard_negative)
             check_same_shape("anchor", h, "hard_negative", h_neg)
         (all_pos, all_neg), rows = self.gather(h_pos, h_neg)
+        if hard_negative is None:
+            check_instances("anchor", rows.total, hint=" and no hard_negative")
         mine = torch.arange(rows.offset, rows.offset + n, device=h.device)  # our rows among the gathered
         if hard_negative is None:
             structure = PairStructure(n, rows.total, pos_index=mine)
@@ -79,12 +84,17 @@ class SupervisedSimCSE(ContrastiveLoss):
             # Candidates [h+; h-]: the own hard negative (column total + i) is left out here ...
             structure = PairStructure(n, 2 * rows.total, pos_index=mine, self_index=mine + rows.total)
             candidates = torch.cat([all_pos, all_neg])
-        stats = pair_statistics(h, candidates, structure, {"lse_all", "pos_sum"}, scale=scale,
-                                **self.engine_options())
+        ceiling = ceiling_for(self, h, candidates, structure)
+        stats = statistics(self, h, candidates, structure, {"lse_all", "pos_sum"}, ceiling=ceiling,
+                           scale=scale, **self.engine_options())
         log_denominator = stats.lse_all
         if hard_negative is not None:
             # ... and added back with its weighted logit s(h_i, h_i^-)/tau + log(alpha).
             own = (h * h_neg).sum(dim=1) * scale + self.hard_negative_weight  # (N,)
+            if ceiling is not None:  # the own hard negative obeys the false-negative rule too
+                above = (h * h_neg).sum(dim=1).detach() > ceiling
+                own = own.masked_fill(above, float("-inf"))
+                add_count(self, above)
             log_denominator = torch.logaddexp(log_denominator, own)
         return self.reduce_rows(log_denominator - stats.pos_sum, rows)
 

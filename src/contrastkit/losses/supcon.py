@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
+from ..engine import PairStructure
 from ..scale.distributed import rank, world_size
 from ._common import ContrastiveLoss, check_index_vector, check_positive_float, dense_codes
+from ._false_negatives import statistics
+from ._views import check_instances
 
 NO_POSITIVE = ("error", "ignore", "zero")
 
@@ -52,6 +56,9 @@ class SupCon(ContrastiveLoss):
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
+
+    field_inputs: ClassVar[dict] = {"features": "*", "labels": "label"}  # (N, V, d) views, labels
 
     def __init__(self, temperature: float = 0.1, base_temperature: float | None = None,
                  no_positive: str = "error", **options):
@@ -82,6 +89,7 @@ class SupCon(ContrastiveLoss):
             instance = torch.arange(n, device=device)
             labels = instance * world_size() + rank() if self.gather_distributed else instance
         (candidates, all_labels), rows = self.gather(z, labels.repeat(views))
+        check_instances("features", rows.total // views)
         (codes,) = dense_codes(all_labels)
         local = torch.arange(rows.offset, rows.offset + n * views, device=device)
         # a row has a positive iff its label occurs twice: known for every rank's rows alike, so
@@ -98,7 +106,7 @@ class SupCon(ContrastiveLoss):
             )
         structure = PairStructure(n * views, rows.total, self_index=local,
                                   anchor_labels=codes[local], candidate_labels=codes)
-        stats = pair_statistics(z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
+        stats = statistics(self, z, candidates, structure, {"lse_all", "pos_sum", "pos_count"},
                                 scale=self.temperature.scale(), **self.engine_options())
         has_positive = stats.pos_count > 0
         per_anchor = stats.lse_all - stats.pos_sum / stats.pos_count.clamp(min=1)

@@ -5,9 +5,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..engine import PairStructure, pair_statistics
-from ..engine.reference import accumulation_dtype
+from ..engine import PairStructure, accumulation_dtype
 from ._common import ContrastiveLoss, check_same_shape
+from ._false_negatives import statistics
+from ._views import check_instances
 
 NORMALIZERS = ("sum_weights", "batch")
 
@@ -63,11 +64,13 @@ class WeightedInfoNCE(ContrastiveLoss):
         Scalar float32 tensor (float64 for float64 inputs).
     Raises:
         ValueError: names the argument, for a bad shape, non-finite input or weights, negative
-        weights, all-zero weights with ``normalizer="sum_weights"``, an unknown ``normalizer`` or
-        ``temperature <= 0``.
+        weights, all-zero weights with ``normalizer="sum_weights"``, an unknown ``normalizer``,
+        ``temperature <= 0``, or weights so large that the weighted loss overflows (only where
+        it is not scale-free, i.e. not ``"mean"`` with ``"sum_weights"``).
     """
 
     supports_gather_distributed = True
+    supports_false_negatives = True
 
     def __init__(self, temperature: float = 0.05, normalizer: str = "sum_weights", **options):
         super().__init__(temperature, **options)
@@ -82,19 +85,28 @@ class WeightedInfoNCE(ContrastiveLoss):
         n = q.shape[0]
         w = check_weights(weights, n, q.device, accumulation_dtype(q))
         (documents, all_weights), rows = self.gather(k, w)
+        check_instances("query", rows.total)
         total = all_weights.sum()
         if self.reduction == "mean" and self.normalizer == "sum_weights" and float(total.detach()) <= 0:
             raise ValueError("weights: all weights are 0, so normalizer='sum_weights' divides by 0")
         structure = PairStructure(n, rows.total,
                                   pos_index=torch.arange(rows.offset, rows.offset + n, device=q.device))
-        stats = pair_statistics(q, documents, structure, {"lse_all", "pos_sum"},
+        stats = statistics(self, q, documents, structure, {"lse_all", "pos_sum"},
                                 scale=self.temperature.scale(), **self.engine_options())
-        weighted = w * (stats.lse_all - stats.pos_sum)
-        if self.reduction == "none":
-            return weighted
-        if self.reduction == "sum":
-            return weighted.sum()
-        return weighted.sum() * rows.world_size / (total if self.normalizer == "sum_weights" else rows.total)
+        per_anchor = stats.lse_all - stats.pos_sum
+        if self.reduction == "mean" and self.normalizer == "sum_weights":
+            # sum(w l) / sum(w) is scale-free: divide the weights by their largest first, so that
+            # weights near the dtype's maximum neither overflow the sum nor give inf / inf = NaN
+            largest = all_weights.max()
+            return (w / largest * per_anchor).sum() * rows.world_size / (all_weights / largest).sum()
+        weighted = w * per_anchor
+        if self.reduction == "mean":
+            weighted = weighted * (rows.world_size / rows.total)
+        out = weighted if self.reduction == "none" else weighted.sum()
+        if not torch.isfinite(out.detach()).all():
+            raise ValueError(f"weights: the weighted loss overflows {out.dtype} (largest weight "
+                             f"{float(w.max()):.3g}); rescale the weights")
+        return out
 
     def extra_repr(self) -> str:
         return f"normalizer={self.normalizer!r}"

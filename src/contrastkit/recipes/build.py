@@ -15,64 +15,77 @@ from torch import nn
 from .. import losses
 from ..data import train_test_split
 from ..encoders import ContrastiveModel
-from ..train.config import Config, ConfigError
+from ..encoders.towers import Towers
+from ..train.config import Component, Config, ConfigError
+from ..train.objectives import Objective
 from ..train.scaling import check_moco_loss
-from ..train.steps import LOSS_INPUTS
 from . import components  # noqa: F401  (registers the built-in components)
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
 
-# how each loss is called with the V view outputs (default: loss(*views))
-DEFAULT_LOSS_INPUTS = {
-    "SupCon": "stacked+labels",
-    "MultiViewInfoNCE": "stacked",
-    "MVDHEL": "stacked",
-    "PolyView": "stacked",
-}
+OBJECTIVE_KEYS = ("inputs", "weight")  # keys of [loss] / [[objectives]] that are not the loss's own
+GRAPH_LOSS_KEYS = {"contrastive_weight": 0.2, "l2_weight": 1e-7}  # LightGCL's lambda_1, lambda_2 (.graph)
 
 
 @dataclass
 class Components:
     views: object
-    loss: nn.Module
-    loss_inputs: str
+    objectives: list[Objective]
+    view_fields: list[str] | None = None  # fields the views apply to (None: the first encoded field)
     model: nn.Module | None = None
 
+    @property
+    def loss(self) -> nn.Module:
+        """The first objective's loss (the only one of a single-objective run)."""
+        return self.objectives[0].loss
 
-def check_scale(config: Config, loss: nn.Module, loss_inputs: str) -> None:
-    """``[scale]`` keys the built loss cannot serve (see :mod:`contrastkit.train.scaling`)."""
+
+def check_scale(config: Config, objectives: list[Objective]) -> None:
+    """``[scale]`` keys the built objectives cannot serve (see :mod:`contrastkit.train.scaling`)."""
     scale = config.scale
+    if scale.requested and len(objectives) != 1:
+        raise ConfigError(f"scale: {scale.requested} need a single objective, got {len(objectives)}")
     for key in ("momentum", "queue_size"):
         value = getattr(scale, key)
-        problem = check_moco_loss(loss, loss_inputs) if value is not None else None
+        problem = check_moco_loss(objectives[0].loss, objectives[0].inputs) if value is not None else None
         if problem:
             raise ConfigError(f"scale.{key} = {value!r}: MoCo {problem}")
 
 
-def build_loss(config: Config) -> tuple[nn.Module, str]:
-    options = config.loss.options
-    if config.loss.name == "LightGCLContrastive":  # weights of the graph objective (see .graph)
-        from .graph import GRAPH_LOSS_KEYS
-
-        for key in GRAPH_LOSS_KEYS:
-            options.pop(key, None)
+def build_objective(config: Config, section: Component, key: str) -> Objective:
+    """One loss from ``section`` (``[loss]`` or an ``[[objectives]]`` entry named ``key`` in errors)."""
+    options = section.options
+    inputs, weight = options.pop("inputs", None), options.pop("weight", 1.0)
+    if section.name == "LightGCLContrastive":  # weights of the graph objective (see .graph)
+        for name in GRAPH_LOSS_KEYS:
+            options.pop(name, None)
+    if inputs is not None and not isinstance(inputs, dict):
+        raise ConfigError(f"{key}.inputs = {inputs!r}: expected a table {{parameter = \"field\"}}, "
+                          "e.g. inputs = {{ query = \"anchor\", key = \"positive\" }}")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
+        raise ConfigError(f"{key}.weight = {weight!r}: expected a number > 0")
     if config.scale.gather_distributed:  # local anchors against every rank's candidates
-        cls = getattr(losses, config.loss.name, None)
+        cls = getattr(losses, section.name, None)
         if isinstance(cls, type) and not getattr(cls, "supports_gather_distributed", False):
             raise ConfigError(
-                f"scale.gather_distributed = true: loss {config.loss.name!r} does not "
+                f"scale.gather_distributed = true: loss {section.name!r} does not "
                 "support gathered negatives yet"
             )
         options["gather_distributed"] = True
-    loss_inputs = options.pop("inputs", DEFAULT_LOSS_INPUTS.get(config.loss.name, "views"))
-    if loss_inputs not in LOSS_INPUTS:
-        raise ConfigError(f"loss.inputs = {loss_inputs!r}: expected one of {list(LOSS_INPUTS)}")
-    cls = getattr(losses, config.loss.name, None)
+    cls = getattr(losses, section.name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
         names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type)]
         raise ConfigError(
-            f"loss.name = {config.loss.name!r}: not a loss in contrastkit.losses; expected one of {names}"
+            f"{key}.name = {section.name!r}: not a loss in contrastkit.losses; expected one of {names}"
         )
-    return build_call(cls, "loss", options), loss_inputs
+    loss = build_call(cls, key, options)
+    return Objective(loss, inputs, float(weight), key)
+
+
+def build_objectives(config: Config) -> list[Objective]:
+    if config.objectives is None:
+        return [build_objective(config, config.loss, "loss")]
+    return [build_objective(config, section, f"objectives[{i}]")
+            for i, section in enumerate(config.objectives)]
 
 
 def build_components(config: Config) -> Components:
@@ -80,14 +93,43 @@ def build_components(config: Config) -> Components:
 
     if is_graph_config(config):
         check_graph_config(config)
-    ENCODERS.check(config.encoder.name, config.encoder.options)
-    if config.head is not None:
-        HEADS.check(config.head.name, config.head.options)
+    for tower in tower_sections(config).values():
+        ENCODERS.check(tower.encoder.name, tower.encoder.options)
+        if tower.head is not None:
+            HEADS.check(tower.head.name, tower.head.options)
     DATA_SOURCES.check(config.data.name, config.data.options)
-    loss, loss_inputs = build_loss(config)
-    check_scale(config, loss, loss_inputs)
-    views = VIEWS.build(config.views.name, config.views.options)
-    return Components(views, loss, loss_inputs)
+    objectives = build_objectives(config)
+    check_scale(config, objectives)
+    options = config.views.options
+    view_fields = options.pop("fields", None)
+    names = isinstance(view_fields, list) and all(isinstance(f, str) for f in view_fields)
+    if view_fields is not None and not names:
+        raise ConfigError(f"views.fields = {view_fields!r}: expected a list of field names")
+    if view_fields is None and config.data.name == "file" and "views" not in config.model_fields_set:
+        view_fields = []  # a fields file without [views]: every field encoded once
+    views = VIEWS.build(config.views.name, options)
+    return Components(views, objectives, view_fields)
+
+
+def tower_sections(config: Config) -> dict:
+    """``[towers.NAME]``, or the one shared tower ``shared`` of ``[encoder]`` / ``[head]``."""
+    if config.towers:
+        return dict(config.towers)
+    from ..train.config import TowerSection
+
+    return {"shared": TowerSection(fields=["*"], encoder=config.encoder, head=config.head)}
+
+
+def views_by_field(parts: Components, data) -> dict:
+    """``{field: views}`` of the run: the configured fields, else the first encoded field."""
+    from ..data.fields import data_fields, encoded_fields
+
+    fields = data_fields(data)
+    chosen = parts.view_fields if parts.view_fields is not None else encoded_fields(fields)[:1]
+    for field in chosen:
+        if field not in fields:
+            raise ConfigError(f"views.fields: unknown field {field!r}; the data yields {list(fields)}")
+    return {field: parts.views for field in chosen}
 
 
 def load_data(config: Config):
@@ -110,8 +152,10 @@ def bind_views(views, train_data) -> None:
         bind(train_data)
 
 
-def input_context(data) -> dict:
-    inputs = data.inputs
+def input_context(data, field: str = "anchor") -> dict:
+    inputs = getattr(data, "inputs", None) if field == "anchor" else None
+    if inputs is None:
+        inputs = data.batch(torch.arange(min(2, len(data))))[field]
     if isinstance(inputs, torch.Tensor) and inputs.dim() == 4:
         return {
             "in_channels": int(inputs.shape[1]),
@@ -123,22 +167,75 @@ def input_context(data) -> dict:
     return {}
 
 
-def build_model(config: Config, data) -> ContrastiveModel:
-    """Encoder (+ head), initialised from ``run.seed``."""
-    torch.manual_seed(config.run.seed)
-    encoder = ENCODERS.build(config.encoder.name, config.encoder.options, input_context(data))
+def build_tower(tower, context: dict) -> ContrastiveModel:
+    encoder = ENCODERS.build(tower.encoder.name, tower.encoder.options, context)
     head = None
-    if config.head is not None:
+    if tower.head is not None:
         width = getattr(encoder, "embedding_dim", None) or getattr(encoder, "dimension", None)
-        head = HEADS.build(config.head.name, config.head.options, {"input_dim": width})
+        head = HEADS.build(tower.head.name, tower.head.options, {"input_dim": width})
     return ContrastiveModel(encoder, head)
 
 
-def input_description(data) -> dict:
-    """What the saved encoder expects, so ``embed`` and ``search`` can read new files for it."""
-    context = input_context(data)
+def build_model(config: Config, data) -> Towers:
+    """The run's towers (each encoder + head), initialised from ``run.seed`` in config order.
+    Every tower must encode a field the data yields, and every encoded field have one tower."""
+    from ..data.fields import data_fields, encoded_fields
+
+    torch.manual_seed(config.run.seed)
+    fields = encoded_fields(data_fields(data))
+    sections = tower_sections(config)
+    towers, assign = {}, {}
+    for name, section in sections.items():
+        used = fields if section.fields == ["*"] else section.fields
+        for field in used:
+            if field not in fields:
+                raise ConfigError(f"towers.{name}.fields: field {field!r} is not one the data yields "
+                                  f"(encoded fields: {fields}); a tower no field uses is never trained")
+            if field in assign:
+                raise ConfigError(f"towers.{name}.fields: field {field!r} is encoded by tower "
+                                  f"{assign[field]!r} already")
+            assign[field] = name
+        towers[name] = build_tower(section, input_context(data, used[0] if used else "anchor"))
+        if section.frozen:
+            towers[name].requires_grad_(False)
+        if section.lr is not None:
+            towers[name].lr_scale = section.lr / config.optim.lr
+    missing = [f for f in fields if f not in assign and f != "negatives"]
+    if missing:
+        raise ConfigError(f"towers: field {missing[0]!r} has no tower; add it to some towers.NAME.fields")
+    if "negatives" in fields and "negatives" not in assign:
+        assign["negatives"] = assign.get("positive") or assign.get("anchor") or next(iter(towers))
+    return Towers(towers, assign)
+
+
+def input_description(data, field: str = "anchor") -> dict:
+    """What the saved encoder of ``field`` expects, so ``embed`` and ``search`` can read new files."""
+    context = input_context(data, field)
     if "image_size" in context:
         return {"kind": "image", "channels": context["in_channels"], "image_size": context["image_size"]}
-    if isinstance(data.inputs, list) and all(isinstance(t, str) for t in data.inputs[:100]):
+    sample = getattr(data, "inputs", None) if field == "anchor" else None
+    if sample is None:
+        sample = data.batch(torch.arange(min(100, len(data))))[field]
+    if isinstance(sample, list) and all(isinstance(t, str) for t in sample[:100]):
         return {"kind": "text"}
     return {"kind": "other"}
+
+
+def no_duplicates_sampler(config: Config, data):
+    """The ``train.no_duplicates`` sampler (keys: anchor / positive texts and the group), or ``None``."""
+    if not config.train.no_duplicates:
+        return None
+    from ..train import distributed
+    from ..train.batching import NoDuplicatesSampler
+
+    fields = [f for f in ("anchor", "positive", "group") if f in data.fields]
+    if not fields:
+        raise ConfigError("train.no_duplicates: the data has no anchor, positive or group field")
+    columns = data.batch(torch.arange(len(data)))
+    keys = [{(f, _key(columns[f][i])) for f in fields} for i in range(len(data))]
+    return NoDuplicatesSampler(keys, config.train.batch_size, config.run.seed, distributed.rank(),
+                               distributed.world_size())
+
+
+def _key(value):
+    return value.item() if isinstance(value, torch.Tensor) else value

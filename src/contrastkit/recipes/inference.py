@@ -35,8 +35,35 @@ def save_run_encoder(folder: Path, encoder: torch.nn.Module, input_spec: dict, r
 
 
 def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
-    """The trained encoder saved in ``RUN_DIR/model`` and its input description."""
+    """The trained encoder saved in ``RUN_DIR/model`` and its input description. Weights that are
+    not safetensors (e.g. a pickled ``torch.save`` file) are a ``ValueError``: nothing is unpickled."""
+    from pickle import UnpicklingError
+
+    from safetensors import SafetensorError
+
+    try:
+        return _load_run_encoder(Path(run_dir) / "model", run_dir, device)
+    except (SafetensorError, UnpicklingError) as error:
+        raise ValueError(f"run_dir: the weights in {Path(run_dir) / 'model'} are not a valid safetensors "
+                         f"file ({error}); contrastkit never unpickles weights") from None
+
+
+def run_input_spec(run_dir: str | Path) -> dict:
+    """The input description saved with the run's encoder, read without loading the weights (so a
+    bad input is reported before a model is loaded)."""
     folder = Path(run_dir) / "model"
+    try:
+        if (folder / TEXT_MARKER).is_file():
+            return json.loads((folder / TEXT_MARKER).read_text())["input"]
+        if (folder / "config.json").is_file():
+            extra = json.loads((folder / "config.json").read_text()).get("extra", {})
+            return extra.get("input", {"kind": "other"})
+    except (ValueError, KeyError, AttributeError) as error:
+        raise ValueError(f"run_dir: {folder} has an unreadable model description ({error})") from None
+    raise ValueError(f"run_dir: {run_dir} has no trained model (model/config.json); is training finished?")
+
+
+def _load_run_encoder(folder: Path, run_dir, device: torch.device) -> tuple[torch.nn.Module, dict]:
     if (folder / TEXT_MARKER).is_file():
         from ..encoders.text import TextEncoder
 
@@ -83,11 +110,21 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
     if not files:
         raise ValueError(f"input: no images found at {path}")
     root = path if path.is_dir() else path.parent
+    for f in files:  # names.txt holds one name per line
+        if any(c in str(f.relative_to(root)) for c in "\n\r"):
+            raise ValueError(f"input: the file name {str(f.relative_to(root))!r} contains a line break; "
+                             "rename it (the names sidecar holds one name per line)")
+
+    def read(f: Path) -> np.ndarray:
+        try:
+            return read_image(f, tuple(size), channels)
+        except (OSError, ValueError, SyntaxError) as error:  # PIL: OSError, ValueError, SyntaxError
+            raise ValueError(f"input: cannot read the image {f} ({error})") from None
 
     def from_files():
         for start in range(0, len(files), BATCH):
             chunk = files[start : start + BATCH]
-            images = torch.from_numpy(np.stack([read_image(f, tuple(size), channels) for f in chunk]))
+            images = torch.from_numpy(np.stack([read(f) for f in chunk]))
             yield images, [str(f.relative_to(root)) for f in chunk]
 
     return len(files), from_files()
@@ -105,6 +142,9 @@ def read_text_lines(path: str | Path) -> list[str]:
 def text_batches(path: str | Path) -> tuple[int, Iterator[tuple[list[str], list[str]]]]:
     """The lines of a ``.txt`` file or the ``text`` column of a jsonl / csv / parquet file, in batches;
     names are the texts themselves (whitespace runs as one space), so `search` prints matched texts."""
+    if Path(path).is_dir():
+        raise ValueError(f"input: {path} is a folder, but this run's encoder takes texts: give a "
+                         ".txt, .jsonl, .csv or .parquet file")
     texts = read_text_lines(path) if Path(path).suffix.lower() == ".txt" else load_texts(path).texts
 
     def batches():
@@ -133,8 +173,10 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
         raise ValueError(f"output: expected a .npy or .parquet file name, got {output.name}")
     if not Path(input_path).exists():
         raise ValueError(f"input: {input_path} does not exist")
-    encoder, spec = load_run_encoder(run_dir, device)
-    count, batches = input_batches(input_path, spec)
+    if not output.parent.is_dir():
+        raise ValueError(f"output: the folder {output.parent} does not exist (create it first)")
+    count, batches = input_batches(input_path, run_input_spec(run_dir))  # check the input first
+    encoder, _ = load_run_encoder(run_dir, device)
     names: list[str] = []
 
     def embedded():

@@ -15,10 +15,19 @@ from ..train import distributed
 from ..train.callbacks import ProgressBar
 from ..train.config import Config, ConfigError, parse_toml, validate_config
 from ..train.evaluation import EmbeddingEvaluator, flatten_inputs
+from ..train.pair_evaluation import PairEvaluator, default_pair
 from ..train.rundir import RunDir
 from ..train.toml_writer import dumps_toml
 from ..train.trainer import Trainer
-from .build import bind_views, build_components, build_model, input_description, load_data
+from .build import (
+    bind_views,
+    build_components,
+    build_model,
+    input_description,
+    load_data,
+    no_duplicates_sampler,
+    views_by_field,
+)
 from .graph import evaluate_graph_run, is_graph_config, train_graph
 from .inference import save_run_encoder
 
@@ -69,8 +78,14 @@ def read_run_config(run_dir: str | Path) -> Config:
     return validate_config(parse_toml(run.config.read_text(), str(run.config)))
 
 
-def make_evaluator(config: Config, train, test, views) -> EmbeddingEvaluator:
+def make_evaluator(config: Config, train, test, views):
     cap = config.eval.max_samples
+    if not hasattr(train, "inputs"):  # rows with named fields: held-out pair retrieval
+        pair = default_pair(test.fields)
+        if pair is None:
+            raise ConfigError(f"eval: data with fields {list(test.fields)} has no pair of encoded fields "
+                              "to evaluate (e.g. anchor and positive)")
+        return PairEvaluator(test, *pair, max_samples=cap)
     train_eval = train.subset(torch.arange(min(cap, len(train))))
     test_eval = test.subset(torch.arange(min(cap, len(test))))
     return EmbeddingEvaluator(
@@ -128,6 +143,7 @@ def _train(
     train_data, test_data = load_data(config)
     bind_views(parts.views, train_data)
     model = build_model(config, train_data)
+    views = views_by_field(parts, train_data)
     main = distributed.is_main()
     if resume_dir is not None:
         run = RunDir(resume_dir)
@@ -140,19 +156,19 @@ def _train(
     periodic = [lambda embed: evaluator(embed, PERIODIC_METRICS)]
     trainer = Trainer(
         model,
-        parts.views,
-        parts.loss,
+        views,
+        parts.objectives,
         train_data,
         train=config.train,
         optim=config.optim,
         run_dir=run,
         device=device,
         seed=config.run.seed,
-        loss_inputs=parts.loss_inputs,
         bf16=bf16,
         evaluators=periodic,
         callbacks=[] if quiet else [ProgressBar(name), *callbacks],
         scale=config.scale,
+        sampler=no_duplicates_sampler(config, train_data),
     )
     if quiet:
         trainer.callbacks = list(callbacks)
@@ -162,7 +178,7 @@ def _train(
     if main and config.eval.baselines and not baselines:
         say("evaluating the baselines (raw input, untrained encoder)")
         baselines = {"untrained encoder": trainer.evaluate_full(evaluator)}
-        if isinstance(train_data.inputs, torch.Tensor):
+        if isinstance(getattr(train_data, "inputs", None), torch.Tensor):
             baselines = {"raw input": evaluator(flatten_inputs), **baselines}
         run.write_json(run.baselines, baselines)
     trainer.fit()
@@ -171,7 +187,9 @@ def _train(
         say("final evaluation")
         result.final = trainer.evaluate_full(evaluator)
         run.write_json(run.final_metrics, result.final)
-        save_run_encoder(run.model, model.encoder, input_description(train_data), name)
+        field = next(f for f in trainer.fields if model.tower_name(f) == model.default) \
+            if model.assign else "anchor"
+        save_run_encoder(run.model, model.tower().encoder, input_description(train_data, field), name)
         embed = trainer.embed_function()
         arrays = evaluator.analysis(embed)
         atomic_write(run.analysis, lambda tmp: np.savez(tmp.open("wb"), **arrays))

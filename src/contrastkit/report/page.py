@@ -11,6 +11,7 @@ import numpy as np
 
 from .._atomic import atomic_write_text
 from . import plots
+from .robustness import robustness_html, robustness_plot
 from .table import html_table
 
 STYLE = (
@@ -58,6 +59,9 @@ def make_plots(run_dir: Path, out: Path) -> dict[str, Path]:
         made["Embedding map"] = plots.embedding_map(
             data["embeddings"], data.get("labels"), out / "embedding_map.png"
         )
+    robustness = _read_json(run_dir / "robustness.json")
+    if robustness:
+        made["Robustness: accuracy under corruptions"] = robustness_plot(robustness, out / "robustness.png")
     return {title: path for title, path in made.items() if path is not None}
 
 
@@ -78,6 +82,17 @@ def write_report(run_dir: str | Path) -> Path:
             "<p>kNN / linear probe: held-out accuracy; alignment, uniformity: Wang &amp; Isola 2020; "
             "effective rank: Roy &amp; Vetterli 2007.</p>",
         ]
+    tested = _read_json(run_dir / "test_results.json")
+    if "trained encoder" in tested:
+        others = {k: v for k, v in tested.items() if k not in ("trained encoder", "meta")}
+        parts += ["<h2>Test set</h2>", html_table(tested["trained encoder"], others),
+                  "<p>Probes fitted on the training images, scored on the separate test set; "
+                  "<code>@f</code>: linear probe on a share f of the training labels.</p>"]
+    robustness = _read_json(run_dir / "robustness.json")
+    if robustness:
+        parts += ["<h2>Robustness: accuracy drop under corruptions</h2>", robustness_html(robustness),
+                  "<p>Clean test accuracy, then clean minus corrupted accuracy, mean over severities 1-3 "
+                  "(<code>contrastkit.evaluate.corruptions</code>).</p>"]
     for title, path in figures.items():
         encoded = base64.b64encode(path.read_bytes()).decode("ascii")
         parts.append(

@@ -43,3 +43,45 @@ class EpochSampler:
             self._epoch, self._order = epoch, torch.randperm(self.num_samples, generator=generator)
         start = (position * self.world_size + self.rank) * self.batch_size
         return self._order[start : start + self.batch_size]
+
+
+class NoDuplicatesSampler(EpochSampler):
+    """:class:`EpochSampler` whose batches hold no two rows sharing a key (an equal anchor or
+    positive text, or an equal ``group``), as sentence-transformers' no-duplicates sampler: each
+    epoch walks its seeded permutation and defers a row whose key is already in the open batch
+    to a later batch. ``keys[i]`` is the set of keys of row ``i``. An epoch has as many batches as
+    the plain sampler; when deferral leaves fewer full ones, the epoch's first batches repeat."""
+
+    def __init__(self, keys: list, batch_size: int, seed: int, rank: int = 0, world_size: int = 1):
+        super().__init__(len(keys), batch_size, seed, rank, world_size)
+        self.keys, self._batches = keys, None
+
+    def indices(self, micro_batch: int) -> torch.Tensor:
+        epoch, position = divmod(micro_batch, self.batches_per_epoch)
+        if epoch != self._epoch:
+            generator = torch.Generator().manual_seed(derived_seed(self.seed, epoch, 0, 2))
+            order = torch.randperm(self.num_samples, generator=generator).tolist()
+            self._epoch, self._batches = epoch, self._epoch_batches(order)
+        size = self.batch_size * self.world_size
+        batch = self._batches[position % len(self._batches)]
+        return torch.tensor(batch[self.rank * self.batch_size:(self.rank + 1) * self.batch_size][:size])
+
+    def _epoch_batches(self, order: list[int]) -> list[list[int]]:
+        size = self.batch_size * self.world_size
+        batches, remaining = [], order
+        while len(remaining) >= size:
+            batch, seen, deferred = [], set(), []
+            for row in remaining:
+                keys = self.keys[row]
+                if len(batch) < size and seen.isdisjoint(keys):
+                    batch.append(row)
+                    seen.update(keys)
+                else:
+                    deferred.append(row)
+            if len(batch) < size:
+                break
+            batches.append(batch)
+            remaining = deferred
+        if not batches:
+            raise ValueError(f"train.no_duplicates: no batch of {size} rows without duplicates exists")
+        return batches

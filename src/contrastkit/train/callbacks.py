@@ -1,12 +1,15 @@
 """Trainer callbacks: objects with any of ``on_start``, ``on_step_end``, ``on_eval``, ``on_end``.
 
-:class:`ProgressBar` shows a tqdm bar with ETA and the running loss (stderr; silent under
-``quiet`` and on every process but rank 0).
+:class:`ProgressBar` shows a tqdm bar with ETA and the running loss on a terminal, and a short
+progress line now and then when stderr is a file or pipe (:mod:`contrastkit.train.progress`);
+silent under ``quiet`` and on every process but rank 0.
 """
 
 from __future__ import annotations
 
 import sys
+
+from .progress import LineIterator, ProgressLines, is_terminal
 
 
 class Callback:
@@ -25,6 +28,9 @@ class ProgressBar(Callback):
         self.bar = None
 
     def on_start(self, trainer, step: int, total: int) -> None:
+        if not is_terminal(sys.stderr):
+            self.bar = ProgressLines(total, self.description, initial=step, unit="steps")
+            return
         from tqdm.auto import tqdm
 
         self.bar = tqdm(
@@ -39,8 +45,8 @@ class ProgressBar(Callback):
 
     def on_step_end(self, trainer, step: int, logs: dict) -> None:
         if self.bar is not None:
-            self.bar.update(step - self.bar.n)
             self.bar.set_postfix(loss=f"{logs['loss']:.4f}", lr=f"{logs['lr']:.2e}", refresh=False)
+            self.bar.update(step - self.bar.n)
 
     def on_eval(self, trainer, step: int, metrics: dict) -> None:
         if self.bar is not None:
@@ -55,9 +61,12 @@ class ProgressBar(Callback):
 
 
 def progress(iterable, total: int | None = None, description: str = "", quiet: bool = False):
-    """A tqdm-wrapped iterable (plain iterable when ``quiet``)."""
+    """A tqdm-wrapped iterable on a terminal, progress lines now and then off one (plain iterable
+    when ``quiet``)."""
     if quiet:
         return iterable
+    if not is_terminal(sys.stderr):
+        return LineIterator(iterable, total, description or "progress")
     from tqdm.auto import tqdm
 
     return tqdm(iterable, total=total, desc=description, dynamic_ncols=True, file=sys.stderr, leave=False)

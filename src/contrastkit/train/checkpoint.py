@@ -5,7 +5,8 @@
 the step, the optimizer's param groups, the schedule and trainer state, and the size and SHA-256
 of the tensor file. The JSON is written last: a checkpoint exists only once its JSON does and the
 tensor file matches it, so a crash at any moment leaves the previous checkpoint loadable.
-Loading uses safetensors and ``json`` only; nothing is unpickled.
+Loading uses safetensors and ``json`` only; nothing is unpickled. The JSON's tensor file name must
+be a plain name inside the checkpoint folder: a JSON pointing elsewhere is refused, not followed.
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from .._atomic import atomic_write, atomic_write_json
+from .._paths import confined
 
 PATTERN = re.compile(r"^step-(\d{8})\.json$")
 
@@ -94,40 +98,77 @@ def save_checkpoint(
     return atomic_write_json(folder / f"{stem}.json", meta)
 
 
-def list_checkpoints(folder: str | Path) -> list[int]:
-    """Steps of the complete checkpoints in ``folder`` (JSON present, tensor file of the recorded
-    size), ascending."""
-    folder = Path(folder)
-    steps = []
+def checkpoint_problem(folder: Path, json_path: Path, verify: bool) -> str | None:
+    """Why the checkpoint described by ``json_path`` cannot be loaded, or ``None``. The size is
+    always checked, the SHA-256 only when ``verify`` (it reads the whole file)."""
+    try:
+        meta = json.loads(json_path.read_text())
+        weights = confined(folder, meta["tensors"], "tensors", plain=True)
+        size, sha256 = meta["size"], meta["sha256"]
+    except KeyError as err:
+        return f"its JSON lacks the key {err}"
+    except (OSError, ValueError, TypeError) as err:
+        return f"its JSON is unreadable or points outside the folder: {err}"
+    if not weights.is_file():
+        return f"its tensor file {weights.name} is missing"
+    if weights.stat().st_size != size:
+        return f"its tensor file is {weights.stat().st_size} bytes, the JSON records {size} (truncated)"
+    if verify and _sha256(weights) != sha256:
+        return "its tensor file fails the SHA-256 checksum in its JSON"
+    return None
+
+
+def _json_paths(folder: Path) -> dict[int, Path]:
+    found = {}
     for path in folder.glob("step-*.json") if folder.is_dir() else []:
         match = PATTERN.match(path.name)
-        if not match:
-            continue
-        try:
-            meta = json.loads(path.read_text())
-            weights = folder / meta["tensors"]
-            if weights.is_file() and weights.stat().st_size == meta["size"]:
-                steps.append(int(match.group(1)))
-        except (OSError, ValueError, KeyError):
-            continue
-    return sorted(steps)
+        if match:
+            found[int(match.group(1))] = path
+    return found
 
 
-def load_checkpoint(folder: str | Path, step: int | None = None) -> tuple[dict, dict]:
-    """``(tensors, meta)`` of checkpoint ``step`` (default: the latest complete one). The tensor
-    file's SHA-256 is checked against the JSON."""
+def list_checkpoints(folder: str | Path) -> list[int]:
+    """Steps of the complete checkpoints in ``folder`` (JSON present, tensor file inside the folder
+    and of the recorded size), ascending."""
     folder = Path(folder)
-    steps = list_checkpoints(folder)
-    if not steps:
-        raise ValueError(f"folder: no complete checkpoint in {folder}")
-    step = steps[-1] if step is None else step
-    if step not in steps:
-        raise ValueError(f"step: no complete checkpoint for step {step} in {folder} (have {steps})")
-    meta = json.loads((folder / f"step-{step:08d}.json").read_text())
-    weights = folder / meta["tensors"]
-    if _sha256(weights) != meta["sha256"]:
-        raise ValueError(f"{weights}: contents do not match the checksum in its JSON")
-    return load_file(str(weights)), meta
+    return sorted(step for step, path in _json_paths(folder).items()
+                  if checkpoint_problem(folder, path, verify=False) is None)
+
+
+def note_to_stderr(message: str) -> None:
+    print(f"contrastkit: {message}", file=sys.stderr, flush=True)
+
+
+def load_checkpoint(folder: str | Path, step: int | None = None,
+                    note: Callable[[str], None] = note_to_stderr) -> tuple[dict, dict]:
+    """``(tensors, meta)`` of checkpoint ``step``, its tensor file checked against the SHA-256 in
+    its JSON. By default (``step=None``) the newest checkpoint that passes every check: newer ones
+    that fail (truncated, missing or corrupt tensor file, bad JSON) are skipped, and ``note`` gets
+    one line saying which and why."""
+    folder = Path(folder)
+    found = _json_paths(folder)
+    if step is not None:
+        if step not in found:
+            raise ValueError(f"step: no checkpoint for step {step} in {folder} (have {sorted(found)})")
+        problem = checkpoint_problem(folder, found[step], verify=True)
+        if problem:
+            raise ValueError(f"step: checkpoint step-{step:08d} in {folder} cannot be loaded: {problem}")
+        return _load(folder, found[step])
+    skipped = []
+    for candidate in sorted(found, reverse=True):
+        problem = checkpoint_problem(folder, found[candidate], verify=True)
+        if problem is None:
+            if skipped:
+                note(f"skipped checkpoint {'; '.join(skipped)}; resuming from step-{candidate:08d}")
+            return _load(folder, found[candidate])
+        skipped.append(f"step-{candidate:08d} ({problem})")
+    detail = f": {'; '.join(skipped)}" if skipped else ""
+    raise ValueError(f"folder: no valid checkpoint in {folder}{detail}")
+
+
+def _load(folder: Path, json_path: Path) -> tuple[dict, dict]:
+    meta = json.loads(json_path.read_text())
+    return load_file(str(confined(folder, meta["tensors"], "tensors", plain=True))), meta
 
 
 def model_state(tensors: dict) -> dict:

@@ -52,6 +52,16 @@ class RunSection(Section):
     deterministic: bool = Field(True, description="deterministic algorithms (bitwise resume on CPU)")
     threads: PositiveInt | None = Field(None, description="torch CPU threads (default: torch's choice)")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        # the run folder is output_dir/<name>-<time>: a separator or .. would put it elsewhere
+        if value is not None and (not value.strip() or value in (".", "..")
+                                  or any(c in value for c in "/\\\0\n\r")):
+            raise ValueError("expected a plain name without path separators (/ or \\), "
+                             "line breaks or '..'")
+        return value
+
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
@@ -72,6 +82,23 @@ class DataSection(Component):
     def _exists(cls, value: str | None) -> str | None:
         if value is not None and not Path(value).expanduser().exists():
             raise ValueError("expected an existing file or folder; this path does not exist")
+        return value
+
+
+class TowerSection(Section):
+    """``[towers.NAME]``: a named tower (encoder + optional head) and the fields it encodes."""
+
+    fields: list[str] = Field(description="fields this tower encodes, e.g. [\"image\"]")
+    encoder: Component = Field(description="registered encoder + its keys, e.g. {name = \"small_cnn\"}")
+    head: Component | None = Field(None, description="optional projection head")
+    lr: PositiveFloat | None = Field(None, description="this tower's peak learning rate (default optim.lr)")
+    frozen: bool = Field(False, description="keep this tower's weights fixed (a pretrained tower)")
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("expected at least one field; a tower no field uses is never trained")
         return value
 
 
@@ -109,6 +136,9 @@ class TrainSection(Section):
         0, description="evaluations without improvement of best_metric before stopping; 0 disables early stop"
     )
     report: bool = Field(True, description="write the HTML/PNG report at the end of training")
+    no_duplicates: bool = Field(
+        False, description="keep rows with an equal anchor/positive text or group out of one batch"
+    )
 
 
 class EvalSection(Section):
@@ -143,6 +173,12 @@ class Config(Section):
     encoder: Component = Component(name="small_cnn")
     head: Component | None = None
     loss: Component = Component(name="NTXent")
+    objectives: list[Component] | None = Field(
+        None, description="[[objectives]]: several weighted losses (name, weight, inputs, options)"
+    )
+    towers: dict[str, TowerSection] | None = Field(
+        None, description="[towers.NAME]: named towers; default one shared tower from [encoder]/[head]"
+    )
     optim: OptimSection = OptimSection()
     train: TrainSection = TrainSection()
     eval: EvalSection = EvalSection()
@@ -152,6 +188,12 @@ class Config(Section):
     def _best_metric(self):
         if self.train.early_stop_patience and not self.train.best_metric:
             raise ValueError("train.early_stop_patience needs train.best_metric (the metric to watch)")
+        if self.objectives is not None and "loss" in self.model_fields_set:
+            raise ValueError("give either [loss] (one objective) or [[objectives]], not both")
+        if self.objectives == []:
+            raise ValueError("objectives: expected at least one [[objectives]] entry")
+        if "fields" in self.data.options and "name" not in self.data.model_fields_set:
+            self.data.name = "file"  # [data.fields] maps the columns of data.path to fields
         return self
 
 

@@ -12,17 +12,11 @@ import os
 import torch
 import torch.distributed as dist
 
+from ..scale.distributed import rank, world_size  # noqa: F401 (re-exported: defined once, in scale)
+
 
 def is_initialized() -> bool:
     return dist.is_available() and dist.is_initialized()
-
-
-def rank() -> int:
-    return dist.get_rank() if is_initialized() else 0
-
-
-def world_size() -> int:
-    return dist.get_world_size() if is_initialized() else 1
 
 
 def is_main() -> bool:

@@ -48,10 +48,38 @@ def embed_all(
             module.train()
 
 
+class FieldEmbedder:
+    """``embed_fn(inputs) -> (N, d)`` float32 CPU tensor of the model's representation
+    (``model.embed`` when it has one, else ``model``); ``for_field(name)`` gives the function of
+    the tower that encodes field ``name`` (a :class:`~contrastkit.encoders.towers.Towers` model)."""
+
+    def __init__(self, model: torch.nn.Module, device: torch.device, autocast: bool, batch_size: int,
+                 projected: bool = False):
+        self.model, self.device, self.autocast, self.batch_size = model, device, autocast, batch_size
+        self.projected = projected
+
+    def __call__(self, inputs) -> Tensor:
+        forward = self.model.forward if self.projected else getattr(self.model, "embed", self.model)
+        return embed_all(forward, inputs, self.device, self.batch_size, self.autocast)
+
+    def for_field(self, field: str, projected: bool = False) -> Callable:
+        """The embedding of ``field``'s tower; ``projected``: after its head (the space the loss
+        compares fields of different towers in)."""
+        tower = getattr(self.model, "tower", None)
+        if tower is None:
+            return self
+        return FieldEmbedder(tower(field), self.device, self.autocast, self.batch_size, projected)
+
+    def for_pair(self, query: str, key: str) -> tuple[Callable, Callable]:
+        """Embeddings of two fields in one space: the representation when one tower encodes both,
+        else each tower's projected output."""
+        name = getattr(self.model, "tower_name", None)
+        projected = name is not None and name(query) != name(key)
+        return self.for_field(query, projected), self.for_field(key, projected)
+
+
 def embedding_function(
     model: torch.nn.Module, device: torch.device, autocast: bool = False, batch_size: int = 512
-) -> Callable:
-    """``embed_fn(inputs) -> (N, d)`` float32 CPU tensor of the model's representation
-    (``model.embed`` when it has one, else ``model``)."""
-    forward = getattr(model, "embed", model)
-    return lambda inputs: embed_all(forward, inputs, device, batch_size, autocast)
+) -> FieldEmbedder:
+    """``embed_fn(inputs) -> (N, d)`` of the model's representation (see :class:`FieldEmbedder`)."""
+    return FieldEmbedder(model, device, autocast, batch_size)

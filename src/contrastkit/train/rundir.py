@@ -37,7 +37,10 @@ class RunDir:
 
     @classmethod
     def new(cls, output_dir: str | os.PathLike, name: str) -> RunDir:
-        """``output_dir/<name>-<UTC timestamp>`` (a numeric suffix if it exists already)."""
+        """``output_dir/<name>-<UTC timestamp>`` (a numeric suffix if it exists already); ``name``
+        must be a plain name, so the run folder is always directly inside ``output_dir``."""
+        if not name or Path(name).name != name or name in (".", "..") or "\\" in name:
+            raise ValueError(f"name: {name!r} is not a plain run name (no path separators or '..')")
         stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
         base = Path(output_dir) / f"{name}-{stamp}"
         path, suffix = base, 1

@@ -38,10 +38,12 @@ def average_loss_gradients(loss: nn.Module) -> None:
             parameter.grad.div_(dist.get_world_size())
 
 
-def check_moco_loss(loss: nn.Module, loss_inputs: str) -> str | None:
-    """Why ``loss`` cannot take MoCo's queries, keys and queue (``None`` when it can)."""
-    if loss_inputs != "views":
-        return f"needs loss.inputs = 'views' (queries, keys), got {loss_inputs!r}"
+def check_moco_loss(loss: nn.Module, inputs: dict | None = None) -> str | None:
+    """Why ``loss`` (called with ``inputs``, see :mod:`.objectives`) cannot take MoCo's queries,
+    keys and queue (``None`` when it can)."""
+    declared = inputs if inputs is not None else getattr(loss, "field_inputs", None)
+    if declared is not None:
+        return f"needs a loss called with the views in order (queries, keys), got inputs {declared!r}"
     accepted = inspect.signature(loss.forward).parameters
     missing = [name for name in ("negatives", "ids", "negative_ids") if name not in accepted]
     if missing:
@@ -49,9 +51,10 @@ def check_moco_loss(loss: nn.Module, loss_inputs: str) -> str | None:
     return None
 
 
-def output_dim(model: nn.Module, views: Callable, train_data, device: torch.device) -> int:
+def output_dim(model: nn.Module, views: Callable | None, train_data, device: torch.device) -> int:
     """Width of the model's output, from one forward pass of two samples in eval mode."""
-    inputs, _ = train_data.batch(torch.arange(min(2, len(train_data))))
+    inputs = train_data.batch(torch.arange(min(2, len(train_data))))["anchor"]
+    views = views or (lambda x, generator: [x])
     was_training = model.training
     model.eval()
     try:
@@ -68,7 +71,7 @@ class ScaleStep:
     Args:
         scale: the validated ``[scale]`` table.
         model: the online model (unwrapped); ``encoder`` is what runs it (the DDP wrapper or it).
-        loss: the loss module; ``call_loss(outputs, labels)`` calls it as the trainer does.
+        loss: the loss module; ``call_loss(outputs, labels)`` calls the objective as the trainer does.
         autocast: factory of the trainer's mixed-precision context.
         queue_dim: width of the model's output (for the queue).
         total_steps: optimizer steps of the run (for the cosine momentum schedule).

@@ -1,4 +1,4 @@
-"""Pieces of one optimizer step: the optimizer itself and how a loss is called with V view outputs."""
+"""Pieces of one optimizer step: the optimizer, and V views through a model."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ import torch
 from torch import nn
 
 from .config import OptimSection
-
-LOSS_INPUTS = ("views", "views+labels", "stacked", "stacked+labels")
 
 
 def build_optimizer(parameters, optim: OptimSection) -> torch.optim.Optimizer:
@@ -17,19 +15,6 @@ def build_optimizer(parameters, optim: OptimSection) -> torch.optim.Optimizer:
         )
     cls = torch.optim.AdamW if optim.name == "adamw" else torch.optim.Adam
     return cls(parameters, lr=optim.lr, betas=tuple(optim.betas), weight_decay=optim.weight_decay)
-
-
-def call_loss(loss: nn.Module, loss_inputs: str, outputs: list[torch.Tensor], labels):
-    """``views`` -> ``loss(*z)``, ``views+labels`` -> ``loss(*z, labels=y)``, ``stacked`` ->
-    ``loss(stack(z, 1))``, ``stacked+labels`` -> ``loss(stack(z, 1), y)``."""
-    if loss_inputs.endswith("+labels") and labels is None:
-        raise ValueError(f"loss.inputs = {loss_inputs!r}: the training data has no labels")
-    if loss_inputs == "views":
-        return loss(*outputs)
-    if loss_inputs == "views+labels":
-        return loss(*outputs, labels=labels)
-    stacked = torch.stack(outputs, dim=1)  # (N, V, d)
-    return loss(stacked) if loss_inputs == "stacked" else loss(stacked, labels)
 
 
 def forward_views(model: nn.Module, views: list) -> list[torch.Tensor]:

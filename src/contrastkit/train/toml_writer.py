@@ -21,7 +21,15 @@ def _value(value) -> str:
         return json.dumps(value)  # a JSON string is a valid TOML basic string
     if isinstance(value, list | tuple):
         return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, dict):  # an inline table (e.g. inside the [[objectives]] list)
+        items = ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items() if v is not None)
+        return "{ " + items + " }" if items else "{}"
     raise ValueError(f"value: cannot write {type(value).__name__} as TOML")
+
+
+def _key(key: str) -> str:
+    bare = key and all(c.isalnum() or c in "_-" for c in key)
+    return key if bare else json.dumps(key)
 
 
 def dumps_toml(data: dict) -> str:

@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from ..data.fields import RAW_FIELDS, data_fields, encoded_fields
+from ..encoders.towers import Towers
 from . import distributed
-from .batching import EpochSampler, derived_seed, step_generator
+from .batching import EpochSampler, derived_seed
 from .best import BestTracker
 from .checkpoint import (
     list_checkpoints,
@@ -29,20 +31,26 @@ from .checkpoint import (
 )
 from .config import OptimSection, ScaleSection, TrainSection
 from .embedding import embedding_function, to_device
+from .field_forward import encode, view_batches
+from .objectives import Objective, total_loss
 from .rundir import RunDir
 from .scaling import ScaleStep, average_loss_gradients, output_dim
 from .schedule import learning_rate
-from .steps import LOSS_INPUTS, build_optimizer, call_loss, forward_views
+from .steps import build_optimizer
 
 
 class Trainer:
     """Args:
-    model: module whose ``forward`` gives what the loss sees (and ``embed`` the representation).
-    views: ``views(inputs, generator) -> list of V views``.
-    loss: a loss module; ``loss_inputs`` says how it is called with the V outputs ``z``:
-        ``views`` -> ``loss(*z)``, ``views+labels`` -> ``loss(*z, labels=y)``,
-        ``stacked`` -> ``loss(stack(z, 1))``, ``stacked+labels`` -> ``loss(stack(z, 1), y)``.
-    train_data: ``len()`` and ``batch(indices) -> (inputs, labels or None)``.
+    model: module whose ``forward`` gives what the loss sees (and ``embed`` the representation),
+        or :class:`~contrastkit.encoders.towers.Towers` (each field through its own tower; a
+        tower's ``lr_scale`` attribute scales its learning rate).
+    views: ``{field: views(inputs, generator) -> list of V views}``; a single callable applies to
+        the first encoded field; fields without views are encoded once.
+    objectives: a loss module (called as its declaration or the default says, see
+        :mod:`.objectives`) or a list of :class:`~contrastkit.train.objectives.Objective`.
+    train_data: the field protocol of :mod:`contrastkit.data.fields` (``len()``, ``fields``,
+        ``batch(indices) -> dict``).
+    sampler: batch sampler (default :class:`~contrastkit.train.batching.EpochSampler`).
     evaluators: callables ``evaluator(embed_fn) -> dict[str, float]``.
     run_dir: where metrics and checkpoints go (written by rank 0 only).
     scale: the ``[scale]`` table (GradCache, MoCo; see :mod:`.scaling`), or ``None``.
@@ -51,8 +59,8 @@ class Trainer:
     def __init__(
         self,
         model: nn.Module,
-        views: Callable,
-        loss: nn.Module,
+        views: Callable | dict | None,
+        objectives: nn.Module | Sequence[Objective],
         train_data,
         *,
         train: TrainSection,
@@ -60,25 +68,33 @@ class Trainer:
         run_dir: RunDir,
         device: torch.device,
         seed: int = 0,
-        loss_inputs: str = "views",
         bf16: bool = False,
         evaluators: Sequence[Callable] = (),
         callbacks: Sequence = (),
         scale: ScaleSection | None = None,
+        sampler=None,
     ):
-        if loss_inputs not in LOSS_INPUTS:
-            raise ValueError(f"loss_inputs: expected one of {LOSS_INPUTS}, got {loss_inputs!r}")
-        self.model, self.views, self.loss, self.train_data = (
-            model.to(device),
-            views,
-            loss.to(device),
-            train_data,
-        )
+        self.fields = data_fields(train_data)
+        encoded = encoded_fields(self.fields)
+        if views is not None and not isinstance(views, dict):
+            views = {encoded[0]: views}
+        self.views = dict(views or {})
+        if isinstance(objectives, nn.Module):
+            objectives = [Objective(objectives)]
+        self.objectives = list(objectives)
+        for objective in self.objectives:
+            objective.bind(encoded, [f for f in self.fields if f in RAW_FIELDS])
+            objective.loss.to(device)
+        self.loss = self.objectives[0].loss if len(self.objectives) == 1 else nn.ModuleList(
+            [o.loss for o in self.objectives])
+        self.model, self.train_data = model.to(device), train_data
+        self.towers = isinstance(model, Towers)
         self.settings, self.optim, self.run_dir, self.device = train, optim, run_dir, device
-        self.seed, self.loss_inputs, self.bf16 = seed, loss_inputs, bf16
+        self.seed, self.bf16 = seed, bf16
         self.evaluators, self.callbacks = list(evaluators), list(callbacks)
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
-        self.sampler = EpochSampler(len(train_data), train.batch_size, seed, self.rank, self.world_size)
+        self.sampler = sampler or EpochSampler(len(train_data), train.batch_size, seed, self.rank,
+                                               self.world_size)
         steps_per_epoch = self.sampler.batches_per_epoch // optim.accumulate
         if steps_per_epoch == 0:
             raise ValueError(
@@ -90,26 +106,30 @@ class Trainer:
             p for p in list(self.model.parameters()) + list(self.loss.parameters()) if p.requires_grad
         ]
         self.parameters = parameters
-        self.optimizer = build_optimizer(parameters, optim)
+        self.optimizer = build_optimizer(parameter_groups(self.model, self.loss, parameters), optim)
         self.wrapped = self.model
         if self.world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.scaling = None
         if scale is not None and (scale.chunk_size or scale.momentum is not None or scale.queue_size):
-            dim = output_dim(self.model, views, train_data, device) if scale.queue_size else None
+            if len(self.objectives) != 1 or encoded != ["anchor"]:
+                raise ValueError(f"scale: {scale.requested} need one objective over the one field 'anchor' "
+                                 f"(got {len(self.objectives)} objective(s), fields {encoded})")
+            dim = output_dim(self.model, self.views.get("anchor"), train_data, device) if scale.queue_size \
+                else None
             self.scaling = ScaleStep(
                 scale,
                 self.model,
                 self.wrapped,
                 self.loss,
-                lambda outputs, labels: call_loss(self.loss, self.loss_inputs, outputs, labels),
+                lambda outputs, labels: total_loss(self.objectives, {"anchor": outputs}, self._raw),
                 self._autocast,
                 queue_dim=dim,
                 total_steps=self.total_steps,
                 world_size=self.world_size,
             )
-        self.step, self._save_now = 0, False
+        self.step, self._save_now, self._raw = 0, False, {}
         self.best = BestTracker(train.best_metric, train.best_mode, train.early_stop_patience)
 
     # ----- state -------------------------------------------------------------------------------
@@ -166,7 +186,7 @@ class Trainer:
             min_ratio=self.optim.min_lr_ratio,
         )
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group["lr_scale"] if "lr_scale" in group else lr
         self.optimizer.zero_grad(set_to_none=True)
         self.model.train()
         total = 0.0
@@ -174,21 +194,21 @@ class Trainer:
         for micro in range(accumulate):
             number = self.step * accumulate + micro
             indices = self.sampler.indices(number)
-            inputs, labels = self.train_data.batch(indices)
+            batch = self.train_data.batch(indices)
             torch.manual_seed(derived_seed(self.seed, number, self.rank, 3))  # dropout & co.
             sync = self.world_size == 1 or micro == accumulate - 1
             no_sync = contextlib.nullcontext() if sync else self.wrapped.no_sync()
-            labels = to_device(labels, self.device)
+            self._raw = {f: to_device(v, self.device) for f, v in batch.items() if f in RAW_FIELDS}
             with no_sync, self._autocast():
-                generator = step_generator(self.seed, number, self.rank)
-                views = self.views(to_device(inputs, self.device), generator)
+                inputs = view_batches(batch, self.fields, self.views, self.device, self.seed, number,
+                                      self.rank)
                 if self.scaling is None:
-                    outputs = [z.float() for z in forward_views(self.wrapped, views)]
-                    loss = call_loss(self.loss, self.loss_inputs, outputs, labels) / accumulate
+                    outputs = encode(self.wrapped, inputs, self.towers)
+                    loss = total_loss(self.objectives, outputs, self._raw) / accumulate
             if self.scaling is not None:  # forward, loss and backward; outside the autocast above
                 with contextlib.nullcontext() if sync else self.wrapped.no_sync():
                     ids = to_device(indices, self.device)
-                    loss = self.scaling.micro_step(views, labels, ids, accumulate)
+                    loss = self.scaling.micro_step(inputs["anchor"], self._raw.get("label"), ids, accumulate)
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"loss is {loss.item()} at step {self.step}; lower optim.lr or enable optim.grad_clip"
@@ -272,3 +292,22 @@ class Trainer:
         if not metrics and self.evaluators and main and self.step > 0:
             metrics = self.evaluate()
         return {k: v for k, v in metrics.items() if not (isinstance(v, float) and math.isnan(v))}
+
+
+def parameter_groups(model: nn.Module, loss: nn.Module, parameters: list) -> list:
+    """One group of every trainable parameter, or, when a tower has an ``lr_scale`` other than 1,
+    one group per tower (its learning rate = the schedule's times ``lr_scale``) and one for the rest."""
+    towers = getattr(model, "towers", None)
+    scales = {name: getattr(tower, "lr_scale", 1.0) for name, tower in (towers or {}).items()}
+    if all(scale == 1.0 for scale in scales.values()):
+        return parameters
+    groups, seen = [], set()
+    for name, tower in towers.items():
+        params = [p for p in tower.parameters() if p.requires_grad and id(p) not in seen]
+        seen |= {id(p) for p in params}
+        if params:
+            groups.append({"params": params, "lr_scale": scales[name]})
+    rest = [p for p in parameters if id(p) not in seen]
+    if rest:
+        groups.append({"params": rest, "lr_scale": 1.0})
+    return groups

@@ -1,0 +1,76 @@
+"""One-class anomaly-detection data: the normal rows a detector trains on, and a labelled test set.
+
+- Fashion-MNIST (Debian's ``dataset-fashion-mnist`` IDX files): class ``normal_class`` of the
+  60,000 training images is the normal training set; all 10,000 official test images are the test
+  set, anomaly = any other class (the one-class protocol of Reiss & Hoshen, 2023, arXiv:2106.03844).
+- KDD-Cup-2004 ``bio_train`` (:func:`~contrastkit.data.widedeep.load_bio_train`): a fixed random
+  ``test_rows`` rows are the test set (0.89% positives = anomalies); the benign rows of the rest
+  are the normal training set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+FASHION_MNIST_DIR = "/usr/share/datasets/fashion-mnist"
+FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                         "Bag", "Ankle boot")
+
+
+def check_normal_class(normal_class, classes: int = 10) -> int:
+    if isinstance(normal_class, bool) or not isinstance(normal_class, int) or not 0 <= normal_class < classes:
+        raise ValueError(f"normal_class: expected a class index 0..{classes - 1}, got {normal_class!r} "
+                         "(no such class)")
+    return normal_class
+
+
+def fashion_mnist_split(path: str | None, part: str):
+    from .idx import load_idx
+
+    folder = Path(path or FASHION_MNIST_DIR)
+    prefix = {"train": "train", "test": "t10k"}[part]
+    images = folder / f"{prefix}-images-idx3-ubyte.gz"
+    if not images.is_file():
+        raise ValueError(f"path: no Fashion-MNIST IDX files in {folder} "
+                         "(apt-get install dataset-fashion-mnist, or set data.path to their folder)")
+    return load_idx(images, folder / f"{prefix}-labels-idx1-ubyte.gz")
+
+
+def fashion_mnist_one_class(normal_class: int = 0, path: str | None = None, max_rows: int | None = None):
+    """The training images of ``normal_class`` (6,000; the first ``max_rows`` if set), labelled 0."""
+    check_normal_class(normal_class)
+    data = fashion_mnist_split(path, "train")
+    keep = torch.nonzero(data.labels == normal_class).flatten()
+    if max_rows is not None:
+        keep = keep[:max_rows]
+    normal = data.subset(keep)
+    normal.labels = torch.zeros(len(keep), dtype=torch.long)
+    return normal
+
+
+def fashion_mnist_one_class_test(normal_class: int, path: str | None = None):
+    """The 10,000 test images with anomaly labels: 1 when the class is not ``normal_class``."""
+    check_normal_class(normal_class)
+    data = fashion_mnist_split(path, "test")
+    data.labels = (data.labels != normal_class).long()
+    return data
+
+
+def bio_train_one_class(max_rows: int | None = None, test_rows: int = 20000, subset_seed: int = 0,
+                        standardize: bool = True):
+    """Benign rows of ``bio_train`` outside the test rows (the first ``max_rows`` of them), labelled 0."""
+    from .widedeep import load_bio_train
+
+    data = load_bio_train(None, standardize, subset_seed)
+    rest = data.subset(torch.arange(test_rows, len(data)))
+    keep = torch.nonzero(rest.labels == 0).flatten()
+    return rest.subset(keep if max_rows is None else keep[:max_rows])
+
+
+def bio_train_one_class_test(test_rows: int = 20000, subset_seed: int = 0, standardize: bool = True):
+    """The ``test_rows`` test rows of ``bio_train``; label 1 = positive (anomaly)."""
+    from .widedeep import load_bio_train
+
+    return load_bio_train(None, standardize, subset_seed).subset(torch.arange(test_rows))

@@ -1,0 +1,67 @@
+"""Evaluation on held-out rows of a fields data set: retrieval of each row's ``positive`` from its
+``anchor`` among all held-out positives, alignment of the held-out positive pairs, uniformity.
+
+Uses :class:`contrastkit.evaluate.RetrievalEvaluator` and :func:`contrastkit.evaluate.alignment`
+on the embeddings of each field's own tower.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .. import evaluate
+
+
+def default_pair(fields) -> tuple[str, str] | None:
+    """The held-out pair to evaluate: (anchor, positive), else (text, image), else the first two
+    encoded fields (``None`` when there are fewer than two)."""
+    from ..data.fields import encoded_fields
+
+    encoded = [f for f in encoded_fields(fields) if f != "negatives"]
+    for query, key in (("anchor", "positive"), ("text", "image")):
+        if query in encoded and key in encoded:
+            return query, key
+    return (encoded[0], encoded[1]) if len(encoded) >= 2 else None
+
+
+class PairEvaluator:
+    """Args:
+        data: held-out rows (the field protocol) with two encoded fields ``query`` and ``key``.
+        query, key: the field names (default ``anchor`` and ``positive``).
+        max_samples: first N rows only.
+    Calling it with an embedding function (``for_pair(query, key)`` picks the fields' towers) returns
+    ``{"retrieval/recall@1": ..., "alignment": ..., "uniformity": ...}``.
+    """
+
+    lower_is_better = ("alignment", "uniformity")
+
+    def __init__(self, data, query: str = "anchor", key: str = "positive", max_samples: int = 2000):
+        for field in (query, key):
+            if field not in data.fields:
+                raise ValueError(f"eval: the held-out data has no field {field!r} "
+                                 f"(fields: {list(data.fields)})")
+        rows = torch.arange(min(max_samples, len(data)))
+        batch = data.batch(rows)
+        self.query, self.key = query, key
+        self.queries, self.corpus = batch[query], batch[key]
+        ks = [k for k in (1, 10) if k <= len(rows)]
+        relevant = [[i] for i in range(len(rows))]
+        self.retrieval = evaluate.RetrievalEvaluator(self.queries, self.corpus, relevant, ks=ks)
+
+    def embed(self, embed_fn):
+        pick = getattr(embed_fn, "for_pair", None)
+        query_fn, key_fn = pick(self.query, self.key) if pick else (embed_fn, embed_fn)
+        return query_fn(self.queries), key_fn(self.corpus)
+
+    def __call__(self, embed_fn, metrics=None) -> dict[str, float]:
+        q, k = self.embed(embed_fn)
+        results = self.retrieval.evaluate_embeddings(q, k)
+        if q.shape[1] == k.shape[1]:
+            results["alignment"] = evaluate.alignment(q, k)
+        results["uniformity"] = evaluate.uniformity(k)
+        return results
+
+    def analysis(self, embed_fn) -> dict[str, np.ndarray]:
+        q, k = self.embed(embed_fn)
+        return {"embeddings": k.numpy(), "view1": q.numpy(), "view2": k.numpy()}
