@@ -36,10 +36,14 @@ def main() -> int:
     parser.add_argument("out")
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--only", nargs="*")
+    parser.add_argument("--no-validation", action="store_true",
+                        help="drop validation_fraction and best_metric (training data as before validation "
+                             "splits existed), to compare the evaluation code alone")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    from contrastkit.recipes.catalogue import load_recipe
+    from contrastkit.recipes.catalogue import recipe_text
     from contrastkit.recipes.runner import train
+    from contrastkit.train.config import apply_overrides, parse_toml, validate_config
 
     folder = Path(tempfile.mkdtemp())
     fashion = Path("/usr/share/datasets/fashion-mnist")
@@ -57,7 +61,12 @@ def main() -> int:
             continue
         overrides = [f"train.max_steps={args.steps}", f'run.output_dir="{folder}"', "train.report=false",
                      "train.eval_every=10", "eval.max_samples=300", *extra.get(name, [])]
-        config, _ = load_recipe(name, overrides)
+        data = parse_toml(recipe_text(name))
+        if args.no_validation:
+            data.get("data", {}).pop("validation_fraction", None)
+            if name != "lightgcl-synthetic":
+                data.get("train", {}).pop("best_metric", None)
+        config = validate_config(apply_overrides(data, overrides))
         result = train(config, name, quiet=True)
         results[name] = {"final": result.final, "baselines": result.baselines, "steps": result.steps}
         print(name, json.dumps(result.final), file=sys.stderr, flush=True)

@@ -164,8 +164,6 @@ def test_text_run_given_an_image_folder_says_it_is_a_folder(text_run, image_run,
     assert "is a folder" in line and "does not exist" not in line
 
 
-@pytest.mark.xfail(strict=True, reason="the message is built in data/tables.py (issue 9 rewrites "
-                   "data/); fix: add f' at column {error.colno}' after error.msg")
 def test_malformed_jsonl_message_is_whole(text_run, capsys):
     bad = text_run["root"] / "bad.jsonl"
     bad.write_text('{"text": "fine"}\n{"text": "tab\there"}\n')

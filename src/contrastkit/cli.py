@@ -65,6 +65,9 @@ def build_parser() -> Parser:
         "eval", help="evaluate a run's trained encoder and print the metrics table"
     )
     evaluate.add_argument("run_dir")
+    evaluate.add_argument("--task", help="an evaluation task on --data: retrieval, sts, classification")
+    evaluate.add_argument("--data", help="the task's file (jsonl / csv / tsv / parquet)")
+    evaluate.add_argument("--tower", help="evaluate this tower of a several-tower run")
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
     embed.add_argument("run_dir")
@@ -83,6 +86,8 @@ def build_parser() -> Parser:
         "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
     )
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
+    search.add_argument("--tower", help="embed the query with this tower (e.g. text queries, image corpus)")
+    embed.add_argument("--tower", help="embed with this tower of a several-tower run")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
     mine = commands.add_parser("mine", help="add mined hard negatives to a pairs file")
     mine.add_argument("model", help="a run directory or a text model folder")
@@ -143,12 +148,15 @@ def cmd_train(args) -> int:
                     "run_dir": str(result.run_dir.path),
                     "final": result.final,
                     "baselines": result.baselines,
+                    "selection": result.selection,
                     "seconds": result.seconds,
                 }
             )
         )
         return 0
-    print(format_table(result.final, result.baselines))
+    from .report.table import trained_columns
+
+    print(format_table(result.final, result.baselines, trained_columns(result.final, result.selection)))
     if result.stop_reason:
         print(result.stop_reason)
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")
@@ -179,6 +187,15 @@ def cmd_eval(args) -> int:
     from .report import format_table
 
     _check_run_dir(args.run_dir)
+    if args.task or args.data:
+        if not (args.task and args.data):
+            raise CommandError("eval: --task and --data go together")
+        from .recipes.eval_command import evaluate_task
+
+        metrics, baselines = evaluate_task(args.run_dir, args.task, args.data, args.tower)
+        payload = {"trained": metrics, **baselines}
+        print(json.dumps(payload) if args.json else format_table(metrics, baselines))
+        return 0
     metrics, baselines = evaluate_run(args.run_dir, args.quiet)
     print(json.dumps(metrics) if args.json else format_table(metrics, baselines))
     return 0
@@ -190,7 +207,7 @@ def cmd_embed(args) -> int:
 
     _check_run_dir(args.run_dir)
     output = args.output or str(Path(args.run_dir) / DEFAULT_CORPUS)
-    rows, dim = embed_file(args.run_dir, args.input, output, local_device("auto"), args.quiet)
+    rows, dim = embed_file(args.run_dir, args.input, output, local_device("auto"), args.quiet, args.tower)
     print(f"wrote {rows} embeddings of dimension {dim} to {output}")
     return 0
 
@@ -201,7 +218,7 @@ def cmd_search(args) -> int:
 
     _check_run_dir(args.run_dir)
     corpus = args.corpus or str(Path(args.run_dir) / DEFAULT_CORPUS)
-    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"))
+    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"), args.tower)
     if args.json:
         print(describe_json(rows))
     else:

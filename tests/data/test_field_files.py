@@ -31,17 +31,18 @@ def test_jsonl_columns_become_fields(tmp_path):
     assert sub.batch(torch.tensor([1]))["positive"] == ["answer 2"] and sub.labels.tolist() == [1, 0]
 
 
-def test_csv_negatives_are_json_lists_and_parquet_is_memory_mapped(tmp_path, monkeypatch):
+def test_csv_negatives_are_json_lists_and_parquet_is_read_by_row(tmp_path, monkeypatch):
     monkeypatch.setenv("CONTRASTKIT_CACHE", str(tmp_path / "cache"))
     csv = tmp_path / "p.csv"
     csv.write_text('q,a,n\nhi,hello,"[""bye""]"\n')
     data = read_fields(csv, {"anchor": "q", "negatives": "n"})
     assert data.batch(torch.tensor([0]))["negatives"] == [["bye"]]
-    table = pa.table({"q": [f"q{i}" for i in range(1000)], "a": [f"a{i}" for i in range(1000)]})
-    pq.write_table(table, tmp_path / "p.parquet", row_group_size=100)
+    table = pa.table({"q": [f"q{i}" for i in range(10_000)], "a": [f"a{i}" for i in range(10_000)]})
+    pq.write_table(table, tmp_path / "p.parquet", row_group_size=3000)
     data = read_fields(tmp_path / "p.parquet", {"anchor": "q", "positive": "a"})
-    assert data.batch(torch.tensor([999, 3]))["positive"] == ["a999", "a3"]
-    assert list((tmp_path / "cache" / "arrow").glob("*.arrow"))  # converted once, then mapped
+    assert data.table.starts.tolist() == [0, 4096, 8192, 10_000]  # record batches of 4,096 rows
+    assert data.batch(torch.tensor([9999, 3, 6001]))["positive"] == ["a9999", "a3", "a6001"]
+    assert list((tmp_path / "cache" / "arrow").glob("*.arrow"))  # converted once, then read by row
 
 
 @pytest.mark.parametrize(("fields", "rows", "message"), [
@@ -64,3 +65,18 @@ def test_image_paths_are_relative_to_the_file(tmp_path):
                        {"image": "p", "text": "t"}, image_size=(4, 4), channels=3)
     images = data.batch(torch.tensor([0]))["image"]
     assert images.shape == (1, 3, 4, 4) and torch.allclose(images, torch.ones_like(images))
+
+
+def test_rows_are_gathered_across_chunks_and_codes_follow_sorted_values():
+    from contrastkit.data.field_files import FieldTable
+
+    parts = [pa.table({"anchor": [f"a{i}" for i in range(s, s + 5)], "label": [str(i % 3 + 9) for i in
+                                                                                range(s, s + 5)]})
+             for s in (0, 5, 10)]
+    data = FieldTable(pa.concat_tables(parts))
+    assert data.table.column("anchor").num_chunks == 3
+    index = torch.tensor([14, 0, 7, 5, 3])
+    batch = data.batch(index)
+    assert batch["anchor"] == ["a14", "a0", "a7", "a5", "a3"]
+    # labels "10" < "11" < "9" in text order
+    assert batch["label"].tolist() == [{"9": 2, "10": 0, "11": 1}[str(i % 3 + 9)] for i in index.tolist()]

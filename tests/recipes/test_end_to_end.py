@@ -32,6 +32,7 @@ def test_train_eval_embed_search_report(tmp_path, capsys):
     )
     text = text.replace("max_steps = 30", "max_steps = 12").replace("eval_every = 0", "eval_every = 6")
     text = text.replace("report = false", 'report = true\nbest_metric = "knn_accuracy"')
+    text = text.replace("max_samples = 200", "max_samples = 200\nvalidation_fraction = 0.2")
     recipe.write_text(text)
     assert main(["train", str(recipe), "--quiet", "--set", f"run.output_dir='{tmp_path / 'runs'}'"]) == 0
     out = capsys.readouterr().out

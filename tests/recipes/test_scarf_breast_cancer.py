@@ -11,6 +11,7 @@ import torch
 from contrastkit.cli import main
 from contrastkit.data import TableData, load_sklearn_table, load_table
 from contrastkit.recipes import DATA_SOURCES, build_components, load_data, load_recipe
+from contrastkit.recipes.splits import load_splits
 from contrastkit.train.config import ConfigError
 
 
@@ -25,14 +26,16 @@ def test_recipe_builds_scarf_views_and_one_direction_infonce_at_temperature_one(
 
 def test_splits_are_standardised_with_training_statistics_only():
     config, _ = load_recipe("scarf-breast-cancer")
-    train, test = load_data(config)
+    splits = load_splits(config)
+    train, validation, test = splits.train, splits.validation, splits.test
     raw = load_sklearn_table("breast_cancer", standardize=False).features.double().numpy()
-    assert len(train) + len(test) == raw.shape[0] == 569 and train.features.shape[1] == 30
+    assert len(train) + len(validation) + len(test) == raw.shape[0] == 569 and train.features.shape[1] == 30
     train_raw = raw[[int(n) for n in train.names]]
-    test_raw = raw[[int(n) for n in test.names]]
     mean, std = train_raw.mean(axis=0), train_raw.std(axis=0)
     np.testing.assert_allclose(train.features.numpy(), (train_raw - mean) / std, atol=1e-4)
-    np.testing.assert_allclose(test.features.numpy(), (test_raw - mean) / std, atol=1e-4)
+    for part in (validation, test):
+        part_raw = raw[[int(n) for n in part.names]]
+        np.testing.assert_allclose(part.features.numpy(), (part_raw - mean) / std, atol=1e-4)
     assert abs(test.features.mean().item()) > 1e-3  # test rows are not re-centred on themselves
 
 

@@ -4,8 +4,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from contrastkit.recipes import load_recipe, train
+from contrastkit.cli import main
+from contrastkit.recipes import build_model, load_recipe, train
+from contrastkit.recipes.splits import load_splits
+from contrastkit.train.checkpoint import load_checkpoint
 
 TOML = """
 [run]
@@ -74,10 +78,32 @@ def write_image_text(folder, n=32):
 
 
 @pytest.mark.slow
-def test_image_and_text_towers_train_with_two_objectives(tmp_path):
+def test_image_and_text_towers_train_with_two_objectives_and_search_across(tmp_path, capsys):
     (tmp_path / "r.toml").write_text(TOML.format(out=tmp_path / "runs", path=write_image_text(tmp_path)))
-    config, name = load_recipe(str(tmp_path / "r.toml"))
+    config, name = load_recipe(str(tmp_path / "r.toml"), ["towers.image.frozen=true"])
     result = train(config, name, quiet=True)
     assert result.steps == 2
     # held-out retrieval: each caption finds its image among the held-out images
     assert "retrieval/recall@1" in result.final and all(np.isfinite(v) for v in result.final.values())
+    run = result.run_dir.path
+    assert (run / "towers" / "text" / "head" / "config.json").is_file()
+    assert (run / "towers" / "image").is_dir()
+    # the frozen image tower is the initial one (same seed), the text tower moved
+    fresh = build_model(config, load_splits(config).train)
+    tensors, _ = load_checkpoint(run / "checkpoints")
+    image = {k: v for k, v in tensors.items() if k.startswith("model.model.towers.image.")}
+    initial = fresh.state_dict()
+    assert image and all(torch.equal(v, initial[k[len("model.model."):]]) for k, v in image.items())
+    text = [k for k in tensors if k.startswith("model.model.towers.text.") and "weight" in k]
+    assert any(not torch.equal(tensors[k], initial[k[len("model.model."):]]) for k in text)
+    corpus = tmp_path / "images.npy"
+    assert main(["embed", str(run), str(tmp_path / "img"), str(corpus), "--tower", "image", "--quiet"]) == 0
+    capsys.readouterr()
+    query = ["search", str(run), "a red square", "--corpus", str(corpus)]
+    assert main([*query, "--tower", "text", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert len(hits) == 5 and all(hit["name"].endswith(".png") for hit in hits)
+    assert main([*query, "--tower", "sound"]) == 2
+    assert "--tower sound: not a tower of this run" in capsys.readouterr().err
+    assert main(["eval", str(run), "--json"]) == 0  # each field through its own tower again
+    assert json.loads(capsys.readouterr().out) == pytest.approx(result.final)

@@ -4,7 +4,8 @@
 ``negatives = "hard_negatives"``. Every problem is found before training and named by field,
 column and row: a missing column, a ``negatives`` cell that is not a list (in csv / tsv a cell
 holds a JSON list), an empty text, an image path that does not exist (paths are relative to the
-file's folder). Parquet is memory-mapped (:mod:`.arrow_files`), so only the batch's rows are read.
+file's folder). Parquet is converted once and read by row (:mod:`.arrow_files`): only the batch's
+rows are read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .arrow_files import mapped_parquet, parquet_columns, text_table
+from .arrow_files import ArrowRows, parquet_columns, parquet_rows, text_table
 from .fields import KNOWN_FIELDS
 from .tables import read_table
 
@@ -62,7 +63,26 @@ class FieldTable:
         """The values of ``field`` for ``index`` (all rows of this data set by default)."""
         index = np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64)
         rows = index if self.rows is None else self.rows[index]
-        return self.table.column(field).take(rows).to_pylist()
+        return self._take(field, rows)
+
+    def _take(self, field: str, rows: np.ndarray) -> list:
+        """``rows`` of a column, gathered chunk by chunk (never concatenating the column)."""
+        import pyarrow as pa
+
+        if isinstance(self.table, ArrowRows):  # a converted parquet file, read by row
+            return self.table.take(field, rows)
+        column = self.table.column(field)
+        if column.num_chunks == 1:
+            return column.chunk(0).take(pa.array(rows)).to_pylist()
+        starts = np.cumsum([0] + [len(c) for c in column.chunks])
+        chunk_of = np.searchsorted(starts, rows, side="right") - 1
+        out = [None] * len(rows)
+        for chunk in np.unique(chunk_of):
+            where = np.nonzero(chunk_of == chunk)[0]
+            values = column.chunk(int(chunk)).take(pa.array(rows[where] - starts[chunk])).to_pylist()
+            for position, value in zip(where.tolist(), values):
+                out[position] = value
+        return out
 
     def batch(self, index) -> dict:
         index = np.asarray(torch.as_tensor(index, dtype=torch.long))
@@ -72,10 +92,9 @@ class FieldTable:
             if field in self.codes:
                 out[field] = torch.from_numpy(self.codes[field][rows])
             elif field == "score":
-                values = self.table.column(field).take(rows).to_pylist()
-                out[field] = torch.tensor(values, dtype=torch.float32)
+                out[field] = torch.tensor(self._take(field, rows), dtype=torch.float32)
             else:
-                values = self.table.column(field).take(rows).to_pylist()
+                values = self._take(field, rows)
                 out[field] = self.read_images(values) if field in IMAGE_FIELDS else values
         return out
 
@@ -87,20 +106,16 @@ class FieldTable:
 
 
 def _integer_codes(table) -> dict[str, np.ndarray]:
-    """``label`` and ``group`` as int64 codes (equal values, equal codes; labels in sorted order)."""
-    import pyarrow.compute as pc
-
+    """``label`` and ``group`` as int64 codes (equal values, equal codes; in sorted order of the
+    values' text), from Arrow's dictionary encoding: no Python object per row."""
     codes = {}
     for field in ("label", "group"):
         if field in table.column_names:
-            column = table.column(field)
-            if field == "label":
-                values = pc.unique(column).to_pylist()
-                order = {v: i for i, v in enumerate(sorted(values, key=str))}
-                codes[field] = np.array([order[v] for v in column.to_pylist()], dtype=np.int64)
-            else:
-                encoded = column.dictionary_encode().combine_chunks()
-                codes[field] = np.asarray(encoded.indices, dtype=np.int64)
+            encoded = table.column(field).dictionary_encode().combine_chunks()
+            values = encoded.dictionary.to_pylist()
+            rank = np.empty(len(values), dtype=np.int64)
+            rank[sorted(range(len(values)), key=lambda i: str(values[i]))] = np.arange(len(values))
+            codes[field] = rank[np.asarray(encoded.indices, dtype=np.int64)]
     return codes
 
 
@@ -117,8 +132,7 @@ def read_fields(path, fields: dict[str, str], *, image_size=(32, 32), channels: 
     if path.suffix.lower() == ".parquet":
         available = parquet_columns(path)
         _check_columns(path, fields, available)
-        table = mapped_parquet(path, list(dict.fromkeys(fields.values())))
-        table = _select(table, fields)
+        table = parquet_rows(path, fields)
         _check_parquet(path, table)
     else:
         raw = read_table(path)
@@ -134,12 +148,6 @@ def read_fields(path, fields: dict[str, str], *, image_size=(32, 32), channels: 
                                      f"image file {value!r} does not exist (paths are relative to "
                                      f"{path.parent})")
     return data
-
-
-def _select(table, fields: dict[str, str]):
-    import pyarrow as pa
-
-    return pa.table({field: table.column(column) for field, column in fields.items()})
 
 
 def _check_columns(path: Path, fields: dict[str, str], available: list[str]) -> None:
@@ -184,10 +192,10 @@ def _check_parquet(path: Path, table) -> None:
     import pyarrow as pa
 
     for field in table.column_names:
-        column = table.column(field)
-        is_list = pa.types.is_list(column.type) or pa.types.is_large_list(column.type)
-        if field == "negatives" and not is_list:
-            raise ValueError(f"data.fields.negatives: column of {path.name} has type {column.type}, "
+        kind = table.schema[field]
+        if field == "negatives" and not (pa.types.is_list(kind) or pa.types.is_large_list(kind)):
+            raise ValueError(f"data.fields.negatives: column of {path.name} has type {kind}, "
                              "expected a list of strings per row")
-        if column.null_count:
-            raise ValueError(f"data.fields.{field}: {column.null_count} empty (null) cells in {path.name}")
+        if table.null_counts[field]:
+            raise ValueError(f"data.fields.{field}: {table.null_counts[field]} empty (null) cells in "
+                             f"{path.name}")

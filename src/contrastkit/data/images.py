@@ -86,18 +86,20 @@ def train_test_split(data: ImageData, test_fraction: float, seed: int) -> tuple[
         raise ValueError(f"test_fraction: expected a value in (0, 1), got {test_fraction}")
     generator = torch.Generator().manual_seed(seed)
     n = len(data)
-    groups = (
-        [torch.arange(n)]
-        if data.labels is None
-        else [torch.nonzero(data.labels == c).flatten() for c in torch.unique(data.labels)]
-    )
-    train, test = [], []
-    for group in groups:
-        order = group[torch.randperm(len(group), generator=generator)]
-        k = round(len(group) * test_fraction)
-        test.append(order[:k])
-        train.append(order[k:])
-    train_index, test_index = torch.cat(train).sort().values, torch.cat(test).sort().values
+    if data.labels is None:  # one group: the permutation itself (no copies: millions of rows)
+        order = torch.randperm(n, generator=generator)
+        k = round(n * test_fraction)
+        train_index, test_index = order[k:].sort().values, order[:k].sort().values
+        del order
+    else:
+        train, test = [], []
+        for c in torch.unique(data.labels):
+            group = torch.nonzero(data.labels == c).flatten()
+            order = group[torch.randperm(len(group), generator=generator)]
+            k = round(len(group) * test_fraction)
+            test.append(order[:k])
+            train.append(order[k:])
+        train_index, test_index = torch.cat(train).sort().values, torch.cat(test).sort().values
     if len(train_index) == 0 or len(test_index) == 0:
         raise ValueError(f"test_fraction: {test_fraction} leaves an empty split of {n} samples")
     return data.subset(train_index), data.subset(test_index)

@@ -46,7 +46,8 @@ def _read_jsonl(path: Path) -> dict[str, list]:
                 try:
                     row = json.loads(line)
                 except json.JSONDecodeError as error:
-                    raise ValueError(f"{path.name}: line {number} is not valid JSON ({error.msg})") from None
+                    raise ValueError(f"{path.name}: line {number} is not valid JSON "
+                                     f"({error.msg} at column {error.colno})") from None
                 if not isinstance(row, dict):
                     raise ValueError(f"{path.name}: line {number} is not a JSON object")
                 rows.append(row)

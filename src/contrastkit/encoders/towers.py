@@ -30,6 +30,15 @@ class Towers(nn.Module):
                 raise ValueError(f"towers: field {field!r} names unknown tower {name!r}; "
                                  f"expected one of {list(self.towers)}")
 
+    def train(self, mode: bool = True) -> Towers:
+        """Train mode for every tower except frozen ones (``tower.frozen``), which stay in eval mode:
+        no dropout, no BatchNorm statistics updates."""
+        super().train(mode)
+        for tower in self.towers.values():
+            if getattr(tower, "frozen", False):
+                tower.eval()
+        return self
+
     def tower_name(self, field: str | None = None) -> str:
         return self.assign.get(field, self.default) if field is not None else self.default
 

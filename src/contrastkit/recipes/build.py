@@ -8,22 +8,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from dataclasses import field as default
 
 import torch
 from torch import nn
 
 from .. import losses
-from ..data import train_test_split
 from ..encoders import ContrastiveModel
 from ..encoders.towers import Towers
 from ..train.config import Component, Config, ConfigError
 from ..train.objectives import Objective
 from ..train.scaling import check_moco_loss
 from . import components  # noqa: F401  (registers the built-in components)
-from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call
+from .graph import GRAPH_LOSS_KEYS, check_graph_config, is_graph_config
+from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call, import_component, is_import_path
 
 OBJECTIVE_KEYS = ("inputs", "weight")  # keys of [loss] / [[objectives]] that are not the loss's own
-GRAPH_LOSS_KEYS = {"contrastive_weight": 0.2, "l2_weight": 1e-7}  # LightGCL's lambda_1, lambda_2 (.graph)
 
 
 @dataclass
@@ -32,6 +32,7 @@ class Components:
     objectives: list[Objective]
     view_fields: list[str] | None = None  # fields the views apply to (None: the first encoded field)
     model: nn.Module | None = None
+    tasks: list = default(default_factory=list)  # evaluators of [[eval.tasks]]
 
     @property
     def loss(self) -> nn.Module:
@@ -71,11 +72,15 @@ def build_objective(config: Config, section: Component, key: str) -> Objective:
                 "support gathered negatives yet"
             )
         options["gather_distributed"] = True
-    cls = getattr(losses, section.name, None)
+    cls = import_component(f"{key}.name", section.name) if is_import_path(section.name) \
+        else getattr(losses, section.name, None)
     if not (isinstance(cls, type) and issubclass(cls, nn.Module)):
+        if is_import_path(section.name):
+            raise ConfigError(f"{key}.name = {section.name!r}: expected a torch.nn.Module class (a loss)")
         names = [n for n in losses.__all__ if isinstance(getattr(losses, n), type)]
         raise ConfigError(
-            f"{key}.name = {section.name!r}: not a loss in contrastkit.losses; expected one of {names}"
+            f"{key}.name = {section.name!r}: not a loss in contrastkit.losses; expected one of {names} "
+            "or an import path package.module:Loss"
         )
     loss = build_call(cls, key, options)
     return Objective(loss, inputs, float(weight), key)
@@ -89,8 +94,6 @@ def build_objectives(config: Config) -> list[Objective]:
 
 
 def build_components(config: Config) -> Components:
-    from .graph import check_graph_config, is_graph_config
-
     if is_graph_config(config):
         check_graph_config(config)
     for tower in tower_sections(config).values():
@@ -108,7 +111,17 @@ def build_components(config: Config) -> Components:
     if view_fields is None and config.data.name == "file" and "views" not in config.model_fields_set:
         view_fields = []  # a fields file without [views]: every field encoded once
     views = VIEWS.build(config.views.name, options)
-    return Components(views, objectives, view_fields)
+    from .eval_tasks import build_tasks
+
+    return Components(views, objectives, view_fields, tasks=build_tasks(config.eval.tasks))
+
+
+PRETRAINED_ENCODERS = ("text",)  # encoders that load weights (a Hugging Face folder)
+
+
+def is_pretrained(config: Config) -> bool:
+    """Whether a tower starts from pretrained weights: its baseline column is the "base model"."""
+    return any(t.encoder.name in PRETRAINED_ENCODERS for t in tower_sections(config).values())
 
 
 def tower_sections(config: Config) -> dict:
@@ -133,16 +146,12 @@ def views_by_field(parts: Components, data) -> dict:
 
 
 def load_data(config: Config):
-    """``(train, test)`` splits of the configured data source (first ``max_samples`` rows)."""
-    options = dict(config.data.options)
-    if config.data.path is not None:
-        options["path"] = config.data.path
-    data = DATA_SOURCES.build(config.data.name, options)
-    if config.data.max_samples is not None and config.data.max_samples < len(data):
-        data = data.subset(torch.arange(config.data.max_samples))
-    train, test = train_test_split(data, config.data.test_fraction, config.run.seed)
-    fit = getattr(type(train), "standardize_splits", None)  # tables: scaling from the train split only
-    return fit(train, test) if fit is not None else (train, test)
+    """``(train, test)`` splits of the configured data source (see :func:`.splits.load_splits`,
+    which also gives the validation split)."""
+    from .splits import load_splits
+
+    splits = load_splits(config)
+    return splits.train, splits.test
 
 
 def bind_views(views, train_data) -> None:
@@ -196,8 +205,9 @@ def build_model(config: Config, data) -> Towers:
                                   f"{assign[field]!r} already")
             assign[field] = name
         towers[name] = build_tower(section, input_context(data, used[0] if used else "anchor"))
-        if section.frozen:
+        if section.frozen:  # no gradient, and eval mode while training (see Towers.train)
             towers[name].requires_grad_(False)
+            towers[name].frozen = True
         if section.lr is not None:
             towers[name].lr_scale = section.lr / config.optim.lr
     missing = [f for f in fields if f not in assign and f != "negatives"]

@@ -34,6 +34,7 @@ from ..train.schedule import learning_rate
 from ..train.steps import build_optimizer
 from ..train.toml_writer import dumps_toml
 from .registry import DATA_SOURCES, ENCODERS
+from .result import RunResult
 
 GRAPH_LOSS_KEYS = {"contrastive_weight": 0.2, "l2_weight": 1e-7}  # official parser.py lambda_1, lambda_2
 KS = (20,)
@@ -100,8 +101,6 @@ def evaluate_graph_run(run: RunDir, config: Config) -> dict[str, float]:
 
 def train_graph(config: Config, name: str, parts, *, quiet: bool = False, write_report=None):
     """Train a LightGCL recipe into a new run directory; returns a :class:`RunResult`."""
-    from .runner import RunResult
-
     started = time.perf_counter()
 
     def say(message: str) -> None:

@@ -34,24 +34,39 @@ def save_run_encoder(folder: Path, encoder: torch.nn.Module, input_spec: dict, r
         raise ValueError(f"encoder: {type(encoder).__name__} can be neither saved nor reloaded")
 
 
-def load_run_encoder(run_dir: str | Path, device: torch.device) -> tuple[torch.nn.Module, dict]:
-    """The trained encoder saved in ``RUN_DIR/model`` and its input description. Weights that are
+def load_run_encoder(run_dir: str | Path, device: torch.device, sub: str | None = "model"
+                     ) -> tuple[torch.nn.Module, dict]:
+    """The trained encoder saved in ``RUN_DIR/model`` (``sub``; ``None``: ``run_dir`` is the
+    encoder's folder, e.g. ``RUN_DIR/towers/NAME``) and its input description. Weights that are
     not safetensors (e.g. a pickled ``torch.save`` file) are a ``ValueError``: nothing is unpickled."""
     from pickle import UnpicklingError
 
     from safetensors import SafetensorError
 
+    folder = Path(run_dir) / sub if sub else Path(run_dir)
     try:
-        return _load_run_encoder(Path(run_dir) / "model", run_dir, device)
+        return _load_run_encoder(folder, run_dir, device)
     except (SafetensorError, UnpicklingError) as error:
-        raise ValueError(f"run_dir: the weights in {Path(run_dir) / 'model'} are not a valid safetensors "
+        raise ValueError(f"run_dir: the weights in {folder} are not a valid safetensors "
                          f"file ({error}); contrastkit never unpickles weights") from None
 
 
-def run_input_spec(run_dir: str | Path) -> dict:
-    """The input description saved with the run's encoder, read without loading the weights (so a
-    bad input is reported before a model is loaded)."""
-    folder = Path(run_dir) / "model"
+def tower_folder(run_dir: str | Path, tower: str | None) -> Path:
+    """``RUN_DIR/model`` without ``tower``, else ``RUN_DIR/towers/NAME`` (which must exist)."""
+    if tower is None:
+        return Path(run_dir) / "model"
+    folder = Path(run_dir) / "towers" / tower
+    if not folder.is_dir():
+        names = sorted(p.name for p in (Path(run_dir) / "towers").glob("*"))
+        raise ValueError(f"--tower {tower}: not a tower of this run; expected one of "
+                         f"{names or ['(none: the run has one shared tower; leave --tower out)']}")
+    return folder
+
+
+def run_input_spec(run_dir: str | Path, tower: str | None = None) -> dict:
+    """The input description saved with the run's encoder (or tower), read without loading the
+    weights (so a bad input is reported before a model is loaded)."""
+    folder = tower_folder(run_dir, tower)
     try:
         if (folder / TEXT_MARKER).is_file():
             return json.loads((folder / TEXT_MARKER).read_text())["input"]
@@ -75,6 +90,20 @@ def _load_run_encoder(folder: Path, run_dir, device: torch.device) -> tuple[torc
         )
     encoder, extra = load_module(folder, device)
     return encoder, extra.get("input", {"kind": "other"})
+
+
+def load_tower(run_dir: str | Path, device: torch.device, tower: str | None = None
+               ) -> tuple[torch.nn.Module, dict]:
+    """The encoder ``embed`` / ``search`` use: ``RUN_DIR/model`` by default; with ``tower`` the tower
+    saved in ``RUN_DIR/towers/NAME`` followed by its head (the space towers share)."""
+    if tower is None:
+        return load_run_encoder(run_dir, device)
+    folder = tower_folder(run_dir, tower)
+    encoder, spec = load_run_encoder(folder, device, sub=None)
+    if (folder / "head" / "config.json").is_file():
+        head, _ = load_module(folder / "head", device)
+        encoder = torch.nn.Sequential(encoder, head).eval()
+    return encoder, spec
 
 
 def fit_images(images: torch.Tensor, channels: int, size: list[int]) -> torch.Tensor:
@@ -165,7 +194,8 @@ def input_batches(path: str | Path, spec: dict):
     )
 
 
-def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False) -> tuple[int, int]:
+def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = False,
+               tower: str | None = None) -> tuple[int, int]:
     """Stream the embeddings of ``input_path`` into ``output`` (``.npy`` + ``.names.txt`` sidecar,
     or ``.parquet`` with ``name`` and ``embedding`` columns). Returns ``(rows, dimension)``."""
     output = Path(output)
@@ -175,8 +205,8 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
         raise ValueError(f"input: {input_path} does not exist")
     if not output.parent.is_dir():
         raise ValueError(f"output: the folder {output.parent} does not exist (create it first)")
-    count, batches = input_batches(input_path, run_input_spec(run_dir))  # check the input first
-    encoder, _ = load_run_encoder(run_dir, device)
+    count, batches = input_batches(input_path, run_input_spec(run_dir, tower))  # check the input first
+    encoder, _ = load_tower(run_dir, device, tower)
     names: list[str] = []
 
     def embedded():
@@ -250,23 +280,25 @@ def read_corpus(path: str | Path) -> tuple[np.ndarray, list[str]]:
     return vectors.astype(np.float32), names
 
 
-def search(run_dir, query: str, corpus, k: int, device: torch.device) -> list[tuple[int, float, str]]:
+def search(run_dir, query: str, corpus, k: int, device: torch.device, tower: str | None = None
+           ) -> list[tuple[int, float, str]]:
     """Top-``k`` corpus rows by cosine similarity to ``query``: an image file (embedded with the
-    run's encoder) or the name of a corpus row. Returns ``(row, similarity, name)`` triples."""
+    run's encoder, or ``tower``), the name of a corpus row, or a text for a text encoder. Returns
+    ``(row, similarity, name)`` triples."""
     if k < 1:
         raise ValueError(f"--k: expected a positive int, got {k}")
     if not query.strip():
         raise ValueError("query: empty text (expected a file, a text or a corpus row name)")
     vectors, names = read_corpus(corpus)
     if Path(query).is_file():
-        encoder, spec = load_run_encoder(run_dir, device)
+        encoder, spec = load_tower(run_dir, device, tower)
         _, batches = input_batches(query, spec)
         images, _ = next(iter(batches))
         vector = embed_all(encoder, images, device).numpy()[0]
-    elif query in names:
+    elif query in names and tower is None:
         vector = vectors[names.index(query)]
-    elif load_run_encoder(run_dir, device)[1].get("kind") == "text":  # the query is a text
-        encoder, _ = load_run_encoder(run_dir, device)
+    elif load_tower(run_dir, device, tower)[1].get("kind") == "text":  # the query is a text
+        encoder, _ = load_tower(run_dir, device, tower)
         vector = embed_all(getattr(encoder, "embed", encoder), [query], device).numpy()[0]
     else:
         raise ValueError(

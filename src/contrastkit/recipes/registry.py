@@ -1,5 +1,8 @@
 """Named components that recipes refer to, built from config keys checked against signatures.
 
+Any ``name`` may also be an import path ``package.module:callable`` (a timm model, your own data
+reader), so that a user plugs a component in without editing contrastkit.
+
 A registry maps a name to a callable, or to a lazy ``"module:attribute"`` string so that optional
 dependencies are imported only when a recipe uses them. Adding a component is one line, e.g.::
 
@@ -41,6 +44,8 @@ class Registry:
 
     def get(self, name: str) -> Callable:
         entry = self._entries.get(name)
+        if entry is None and is_import_path(name):
+            return import_component(f"{self.section}.name", name)
         if entry is None:
             raise ConfigError(f"{self.section}.name = {name!r}: unknown; expected one of {self.names()}")
         if isinstance(entry.target, str):
@@ -59,6 +64,27 @@ class Registry:
         """Call component ``name`` with ``options`` (from the config; unknown keys are rejected
         naming the key) plus any ``context`` values its signature accepts and the config did not set."""
         return build_call(self.get(name), self.section, options, context)
+
+
+def is_import_path(name: str) -> bool:
+    """``package.module:callable``: a user component named by where it lives."""
+    module, sep, attribute = name.partition(":")
+    return bool(sep and module and attribute) and all(p.isidentifier() for p in module.split(".")) \
+        and all(p.isidentifier() for p in attribute.split("."))
+
+
+def import_component(key: str, name: str) -> Callable:
+    """The callable at ``package.module:callable``; a failure is one line naming ``key``."""
+    module, _, attribute = name.partition(":")
+    try:
+        target = importlib.import_module(module)
+        for part in attribute.split("."):
+            target = getattr(target, part)
+    except Exception as error:
+        raise ConfigError(f"{key} = {name!r}: cannot be imported ({type(error).__name__}: {error})") from None
+    if not callable(target):
+        raise ConfigError(f"{key} = {name!r}: not callable (got {type(target).__name__})")
+    return target
 
 
 KEYWORD_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from .._atomic import atomic_write
 from ..train import distributed
 from ..train.callbacks import ProgressBar
 from ..train.config import Config, ConfigError, parse_toml, validate_config
-from ..train.evaluation import EmbeddingEvaluator, flatten_inputs
+from ..train.evaluation import flatten_inputs, held_out_evaluators
 from ..train.pair_evaluation import PairEvaluator, default_pair
 from ..train.rundir import RunDir
 from ..train.toml_writer import dumps_toml
@@ -23,25 +20,16 @@ from .build import (
     bind_views,
     build_components,
     build_model,
-    input_description,
-    load_data,
+    is_pretrained,
     no_duplicates_sampler,
     views_by_field,
 )
+from .finish import finish, load_selected_model
 from .graph import evaluate_graph_run, is_graph_config, train_graph
-from .inference import save_run_encoder
+from .result import RunResult
+from .splits import load_splits
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
-
-
-@dataclass
-class RunResult:
-    run_dir: RunDir
-    final: dict[str, float]
-    baselines: dict[str, dict[str, float]] = field(default_factory=dict)
-    seconds: float = 0.0
-    steps: int = 0
-    stop_reason: str | None = None
 
 
 def limit_threads(threads: int | None):
@@ -78,19 +66,29 @@ def read_run_config(run_dir: str | Path) -> Config:
     return validate_config(parse_toml(run.config.read_text(), str(run.config)))
 
 
-def make_evaluator(config: Config, train, test, views):
+def resolved_config(config: Config) -> dict:
+    """The config as saved in the run directory (re-read by ``--resume`` and ``eval``): without the
+    default ``[loss]`` when ``[[objectives]]`` replace it."""
+    data = config.model_dump(mode="json")
+    if config.objectives is not None:
+        data.pop("loss", None)
+    return data
+
+
+def make_evaluator(config: Config, train, test, views, tasks=()):
+    """The run's evaluation on ``test``: held-out pairs for fields data, else probes and geometry
+    (see :mod:`contrastkit.train.evaluation`); plus the ``[[eval.tasks]]`` evaluators."""
     cap = config.eval.max_samples
     if not hasattr(train, "inputs"):  # rows with named fields: held-out pair retrieval
         pair = default_pair(test.fields)
         if pair is None:
             raise ConfigError(f"eval: data with fields {list(test.fields)} has no pair of encoded fields "
                               "to evaluate (e.g. anchor and positive)")
-        return PairEvaluator(test, *pair, max_samples=cap)
+        return PairEvaluator(test, *pair, max_samples=cap, tasks=tasks)
     train_eval = train.subset(torch.arange(min(cap, len(train))))
     test_eval = test.subset(torch.arange(min(cap, len(test))))
-    return EmbeddingEvaluator(
-        train_eval, test_eval, views, config.eval.metrics, config.eval.knn_k, config.run.seed
-    )
+    return held_out_evaluators(train_eval, test_eval, views, config.eval.metrics, config.eval.knn_k,
+                               config.run.seed, tasks)
 
 
 def train(config: Config, name: str, **options) -> RunResult:
@@ -140,7 +138,8 @@ def _train(
         if distributed.world_size() > 1:
             raise ConfigError("graph recipes (views 'lightgcl_svd') run in one process, not under torchrun")
         return train_graph(config, name, parts, quiet=quiet, write_report=write_report)
-    train_data, test_data = load_data(config)
+    splits = load_splits(config)
+    train_data, test_data = splits.train, splits.test
     bind_views(parts.views, train_data)
     model = build_model(config, train_data)
     views = views_by_field(parts, train_data)
@@ -151,9 +150,11 @@ def _train(
         path = str(RunDir.new(config.run.output_dir, name).path) if main else None
         run = RunDir(distributed.broadcast_object(path))
         if main:
-            run.write_config(dumps_toml(config.model_dump(mode="json")))
-    evaluator = make_evaluator(config, train_data, test_data, parts.views)
-    periodic = [lambda embed: evaluator(embed, PERIODIC_METRICS)]
+            run.write_config(dumps_toml(resolved_config(config)))
+    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)  # the final table
+    watched = evaluator if splits.validation is None else \
+        make_evaluator(config, train_data, splits.validation, parts.views, parts.tasks)
+    periodic = [lambda embed: watched(embed, PERIODIC_METRICS)]
     trainer = Trainer(
         model,
         views,
@@ -176,23 +177,17 @@ def _train(
         run.truncate_metrics(0)  # killed before its first checkpoint: start again in the same folder
     baselines = run.read_json(run.baselines) or {}
     if main and config.eval.baselines and not baselines:
-        say("evaluating the baselines (raw input, untrained encoder)")
-        baselines = {"untrained encoder": trainer.evaluate_full(evaluator)}
+        start = "base model" if is_pretrained(config) else "untrained encoder"
+        say(f"evaluating the baselines (raw input, {start})")
+        baselines = {start: trainer.evaluate_full(evaluator)}
         if isinstance(getattr(train_data, "inputs", None), torch.Tensor):
             baselines = {"raw input": evaluator(flatten_inputs), **baselines}
         run.write_json(run.baselines, baselines)
     trainer.fit()
     result = RunResult(run, {}, baselines, 0.0, trainer.step, trainer.stop_reason)
     if main:
-        say("final evaluation")
-        result.final = trainer.evaluate_full(evaluator)
-        run.write_json(run.final_metrics, result.final)
-        field = next(f for f in trainer.fields if model.tower_name(f) == model.default) \
-            if model.assign else "anchor"
-        save_run_encoder(run.model, model.tower().encoder, input_description(train_data, field), name)
-        embed = trainer.embed_function()
-        arrays = evaluator.analysis(embed)
-        atomic_write(run.analysis, lambda tmp: np.savez(tmp.open("wb"), **arrays))
+        say("final evaluation on the test split")
+        result.final, result.selection = finish(trainer, run, evaluator, train_data, name)
         if config.train.report if write_report is None else write_report:
             from ..report import write_report as make_report
 
@@ -217,13 +212,17 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
         return metrics, run.read_json(run.baselines) or {}
     device = distributed.local_device(config.run.device)
     parts = build_components(config)
-    train_data, test_data = load_data(config)
+    splits = load_splits(config)
+    train_data, test_data = splits.train, splits.test
     bind_views(parts.views, train_data)
-    encoder, _ = load_run_encoder(run_dir, device)
-    evaluator = make_evaluator(config, train_data, test_data, parts.views)
+    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)
     from ..train.embedding import embedding_function
 
-    metrics = evaluator(embedding_function(encoder, device))
     run = RunDir(run_dir)
+    if config.towers and len(config.towers) > 1:  # each field through its own tower
+        model = load_selected_model(config, run, train_data)
+    else:
+        model, _ = load_run_encoder(run_dir, device)
+    metrics = evaluator(embedding_function(model.to(device), device))
     run.write_json(run.path / "eval.json", metrics)
     return metrics, run.read_json(run.baselines) or {}

@@ -12,7 +12,7 @@ import numpy as np
 from .._atomic import atomic_write_text
 from . import plots
 from .robustness import robustness_html, robustness_plot
-from .table import html_table
+from .table import SELECTION, html_table, trained_columns
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -65,6 +65,11 @@ def make_plots(run_dir: Path, out: Path) -> dict[str, Path]:
     return {title: path for title, path in made.items() if path is not None}
 
 
+def _trained_columns(run_dir: Path, final: dict) -> dict | None:
+    record = _read_json(run_dir / SELECTION)
+    return trained_columns(final, record) if record else None
+
+
 def write_report(run_dir: str | Path) -> Path:
     """Write ``RUN_DIR/report/*.png`` and ``RUN_DIR/report/report.html``; returns the HTML path."""
     run_dir = Path(run_dir)
@@ -78,7 +83,7 @@ def write_report(run_dir: str | Path) -> Path:
     if final:
         parts += [
             "<h2>Final metrics</h2>",
-            html_table(final, baselines),
+            html_table(final, baselines, _trained_columns(run_dir, final)),
             "<p>kNN / linear probe: held-out accuracy; alignment, uniformity: Wang &amp; Isola 2020; "
             "effective rank: Roy &amp; Vetterli 2007.</p>",
         ]

@@ -14,9 +14,15 @@ NOTES = {
 }
 
 
-def table_rows(final: dict, baselines: dict) -> tuple[list[str], list[list[str]]]:
-    columns = [*baselines, "trained encoder"]
-    results = [*baselines.values(), final]
+SELECTION = "selection.json"  # a run's selected and last step (written by the runner)
+
+
+def table_rows(final: dict, baselines: dict, trained: dict | None = None) -> tuple[list, list]:
+    """``trained``: ``{column: metrics}`` of the trained model (default ``{"trained encoder": final}``),
+    e.g. the selected checkpoint and the last step."""
+    trained = trained or {"trained encoder": final}
+    columns = [*baselines, *trained]
+    results = [*baselines.values(), *trained.values()]
     names = [k for k in ORDER if any(k in r for r in results)]
     names += sorted({k for r in results for k in r} - set(names))
     rows = []
@@ -26,8 +32,8 @@ def table_rows(final: dict, baselines: dict) -> tuple[list[str], list[list[str]]
     return ["metric", *columns, ""], rows
 
 
-def format_table(final: dict, baselines: dict) -> str:
-    header, rows = table_rows(final, baselines)
+def format_table(final: dict, baselines: dict, trained: dict | None = None) -> str:
+    header, rows = table_rows(final, baselines, trained)
     widths = [max(len(str(line[i])) for line in [header, *rows]) for i in range(len(header))]
 
     def line(cells):
@@ -40,8 +46,20 @@ def format_table(final: dict, baselines: dict) -> str:
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def html_table(final: dict, baselines: dict) -> str:
-    header, rows = table_rows(final, baselines)
+def html_table(final: dict, baselines: dict, trained: dict | None = None) -> str:
+    header, rows = table_rows(final, baselines, trained)
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def trained_columns(final: dict, record: dict | None) -> dict[str, dict]:
+    """The trained columns of the final table: the selected checkpoint named by its step, and the
+    last step too when selection picked an earlier one."""
+    if not record:
+        return {"trained encoder": final}
+    selected, last = record["selected_step"], record["last_step"]
+    if selected == last:
+        return {f"trained encoder (step {last})": final}
+    return {f"trained encoder (step {selected}, best {record['metric']})": final,
+            f"last step ({last})": record.get("last", {})}

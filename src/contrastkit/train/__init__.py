@@ -2,13 +2,13 @@
 
 :class:`Config` / :func:`validate_config` / :class:`ConfigError`, :class:`Trainer`,
 :func:`save_checkpoint` / :func:`load_checkpoint`, :class:`RunDir`, :class:`ProgressBar`,
-:class:`EmbeddingEvaluator`, :func:`learning_rate`.
+:class:`Objective` (a loss called from named fields), :func:`learning_rate`.
 """
 
 from .callbacks import Callback, ProgressBar
 from .checkpoint import list_checkpoints, load_checkpoint, prune_checkpoints, save_checkpoint
 from .config import Config, ConfigError, apply_overrides, validate_config
-from .evaluation import EmbeddingEvaluator
+from .objectives import Objective
 from .rundir import RunDir
 from .schedule import learning_rate
 from .trainer import Trainer
@@ -17,7 +17,7 @@ __all__ = [
     "Callback",
     "Config",
     "ConfigError",
-    "EmbeddingEvaluator",
+    "Objective",
     "ProgressBar",
     "RunDir",
     "Trainer",

@@ -74,15 +74,32 @@ class RunSection(Section):
 class DataSection(Component):
     name: str = Field("digits", description="registered data source (digits, idx, npz, image_folder, ...)")
     path: str | None = Field(None, description="file or folder the source reads (must exist)")
-    test_fraction: float = Field(0.25, gt=0, lt=1, description="held-out share for evaluation")
+    test_fraction: float = Field(0.25, gt=0, lt=1, description="held-out share for the final test table")
+    validation_fraction: float = Field(
+        0.0, ge=0, lt=1, description="share for validation (best checkpoint, early stop), taken from training"
+    )
+    validation_path: str | None = Field(None, description="a file of validation rows (instead of a share)")
+    test_path: str | None = Field(None, description="a file of test rows (instead of test_fraction)")
     max_samples: PositiveInt | None = Field(None, description="use only the first N samples")
 
-    @field_validator("path")
+    @field_validator("path", "validation_path", "test_path")
     @classmethod
     def _exists(cls, value: str | None) -> str | None:
         if value is not None and not Path(value).expanduser().exists():
             raise ValueError("expected an existing file or folder; this path does not exist")
         return value
+
+    @model_validator(mode="after")
+    def _shares(self):
+        test = 0.0 if self.test_path else self.test_fraction
+        if self.validation_fraction + test >= 1:
+            raise ValueError(f"validation_fraction + test_fraction = {self.validation_fraction + test}: "
+                             "expected < 1 (something must be left to train on)")
+        return self
+
+    @property
+    def has_validation(self) -> bool:
+        return self.validation_fraction > 0 or self.validation_path is not None
 
 
 class TowerSection(Section):
@@ -148,6 +165,9 @@ class EvalSection(Section):
     knn_k: PositiveInt = Field(20, description="neighbours of the kNN classifier")
     max_samples: PositiveInt = Field(2000, description="evaluation samples (first N of each split)")
     baselines: bool = Field(True, description="also score raw inputs and the untrained encoder")
+    tasks: list[Component] | None = Field(
+        None, description="[[eval.tasks]]: evaluators on your files (name = retrieval | sts | classification)"
+    )
 
 
 class ScaleSection(Section):
@@ -188,6 +208,10 @@ class Config(Section):
     def _best_metric(self):
         if self.train.early_stop_patience and not self.train.best_metric:
             raise ValueError("train.early_stop_patience needs train.best_metric (the metric to watch)")
+        if self.train.best_metric and not self.data.has_validation and self.views.name != "lightgcl_svd":
+            raise ValueError(f"train.best_metric = {self.train.best_metric!r}: selection needs a validation "
+                             "split (set data.validation_fraction, e.g. 0.1, or data.validation_path); "
+                             "the test split is only read for the final table")
         if self.objectives is not None and "loss" in self.model_fields_set:
             raise ValueError("give either [loss] (one objective) or [[objectives]], not both")
         if self.objectives == []:
@@ -266,7 +290,17 @@ def config_reference() -> str:
     lines = []
     for section, field in Config.model_fields.items():
         model = field.annotation if isinstance(field.annotation, type) else Component
-        lines.append(f"[{section}]")
+        if section == "towers":
+            lines.append("[towers.NAME]  (one per tower; default: one shared tower of [encoder], [head])")
+            model = TowerSection
+        elif section == "objectives":
+            lines.append("[[objectives]]  (instead of [loss]: several weighted losses)")
+            lines.append("  name (str, required): a loss of contrastkit.losses or package.module:Loss")
+            lines.append("  weight (float, default 1.0), inputs (parameter -> field, see docs/training.md)")
+            lines.append("  (any other key is passed to the loss)")
+            continue
+        else:
+            lines.append(f"[{section}]")
         if section in ("views", "encoder", "head", "loss") or model is DataSection:
             lines.append("  (any other key is passed to the named component; see its docstring)")
         for key, info in model.model_fields.items():

@@ -36,14 +36,15 @@ class PairEvaluator:
 
     lower_is_better = ("alignment", "uniformity")
 
-    def __init__(self, data, query: str = "anchor", key: str = "positive", max_samples: int = 2000):
+    def __init__(self, data, query: str = "anchor", key: str = "positive", max_samples: int = 2000,
+                 tasks=()):
         for field in (query, key):
             if field not in data.fields:
                 raise ValueError(f"eval: the held-out data has no field {field!r} "
                                  f"(fields: {list(data.fields)})")
         rows = torch.arange(min(max_samples, len(data)))
         batch = data.batch(rows)
-        self.query, self.key = query, key
+        self.query, self.key, self.tasks = query, key, list(tasks)
         self.queries, self.corpus = batch[query], batch[key]
         ks = [k for k in (1, 10) if k <= len(rows)]
         relevant = [[i] for i in range(len(rows))]
@@ -60,6 +61,8 @@ class PairEvaluator:
         if q.shape[1] == k.shape[1]:
             results["alignment"] = evaluate.alignment(q, k)
         results["uniformity"] = evaluate.uniformity(k)
+        for task in self.tasks:
+            results.update(task(embed_fn))
         return results
 
     def analysis(self, embed_fn) -> dict[str, np.ndarray]:

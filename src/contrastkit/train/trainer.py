@@ -175,6 +175,12 @@ class Trainer:
             self.run_dir.truncate_metrics(self.step)
         return True
 
+    def load_model_weights(self, step: int) -> None:
+        """Put the model weights of checkpoint ``step`` (e.g. the best one) into the model."""
+        tensors, _ = load_checkpoint(self.run_dir.checkpoints, step)
+        state = model_state(tensors)
+        self.model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
+
     # ----- one step --------------------------------------------------------------------------
     def train_step(self) -> float:
         lr = learning_rate(
