@@ -1,4 +1,4 @@
-"""The ``contrastkit`` command: train, sweep, eval, embed, search, report, recipes.
+"""The ``contrastkit`` command: train, sweep, eval, embed, search, mine, predict, report, recipes.
 
 Errors in the input (config, paths, files) end with exit code 2 and one line on stderr; add
 ``--debug`` for the traceback.
@@ -71,7 +71,8 @@ def build_parser() -> Parser:
     evaluate.add_argument("--json", action="store_true", help="print the metrics as JSON")
     embed = commands.add_parser("embed", help="embed a file or folder into .npy or .parquet")
     embed.add_argument("run_dir")
-    embed.add_argument("input", help="image folder or file, .npz, or IDX (.gz) file")
+    embed.add_argument("input", help="image folder or file, .npz, IDX (.gz); texts: .txt (one per line), "
+                       "or a jsonl / csv / parquet `text` column")
     embed.add_argument(
         "output",
         nargs="?",
@@ -80,7 +81,7 @@ def build_parser() -> Parser:
     )
     search = commands.add_parser("search", help="top-k nearest corpus items for a query")
     search.add_argument("run_dir")
-    search.add_argument("query", help="an image file, or the name of a corpus row")
+    search.add_argument("query", help="an image file, a text (text runs), or the name of a corpus row")
     search.add_argument(
         "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
     )
@@ -88,6 +89,20 @@ def build_parser() -> Parser:
     search.add_argument("--tower", help="embed the query with this tower (e.g. text queries, image corpus)")
     embed.add_argument("--tower", help="embed with this tower of a several-tower run")
     search.add_argument("--json", action="store_true", help="print the results as JSON")
+    mine = commands.add_parser("mine", help="add mined hard negatives to a pairs file")
+    mine.add_argument("model", help="a run directory or a text model folder")
+    mine.add_argument("pairs", help="jsonl / csv / parquet file with anchor and positive columns")
+    mine.add_argument("output", nargs="?", help="where to write (default: replace PAIRS atomically)")
+    mine.add_argument("-k", "--k", type=int, default=5, help="negatives per row (default 5)")
+    mine.add_argument("--margin", type=float, default=0.0, help="drop candidates above positive score-MARGIN")
+    mine.add_argument("--threshold", type=float, help="drop candidates above this cosine similarity")
+    mine.add_argument("--faiss", action="store_true", help="search with FAISS instead of exact chunks")
+    for name in ("anchor", "positive", "group"):
+        mine.add_argument(f"--{name}-column", default=None if name == "group" else name, metavar="NAME")
+    predict = commands.add_parser("predict", help="labels and probabilities from a few-shot text run")
+    predict.add_argument("run_dir")
+    predict.add_argument("input", help=".txt (one text per line) or a jsonl / csv / parquet `text` column")
+    predict.add_argument("output", nargs="?", help="predictions .jsonl (default: RUN_DIR/predictions.jsonl)")
     report = commands.add_parser("report", help="write the PNG plots and HTML report of a run")
     report.add_argument("run_dir")
     zero_shot = commands.add_parser("zero-shot", help="zero-shot table of an image-text run")
@@ -96,7 +111,7 @@ def build_parser() -> Parser:
     recipes = commands.add_parser("recipes", help="list the built-in recipes")
     recipes.add_argument("--components", action="store_true", help="also list registered components")
     recipes.add_argument("--keys", action="store_true", help="list every config key with its default")
-    for sub in (train, sweep, evaluate, embed, search, report, zero_shot, recipes):
+    for sub in (train, sweep, evaluate, embed, search, mine, predict, report, zero_shot, recipes):
         _common(sub)
     return parser
 
@@ -219,6 +234,30 @@ def cmd_search(args) -> int:
     return 0
 
 
+def cmd_mine(args) -> int:
+    from .recipes.mining import mine_file
+    from .train.distributed import local_device
+
+    counts = mine_file(args.model, args.pairs, args.output, k=args.k, margin=args.margin,
+                       threshold=args.threshold, backend="faiss" if args.faiss else "exact",
+                       anchor=args.anchor_column, positive=args.positive_column, group=args.group_column,
+                       device=local_device("auto"), quiet=args.quiet)
+    print(f"wrote {counts['negatives']} negatives for {counts['rows']} rows (corpus of {counts['corpus']} "
+          f"positives; {counts['short_rows']} rows short of k) to {args.output or args.pairs}")
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .recipes.predict import predict_file
+    from .train.distributed import local_device
+
+    _check_run_dir(args.run_dir)
+    output = args.output or str(Path(args.run_dir) / "predictions.jsonl")
+    rows = predict_file(args.run_dir, args.input, output, local_device("auto"))
+    print(f"wrote {rows} predictions to {output}")
+    return 0
+
+
 def cmd_report(args) -> int:
     from .recipes.runner import limit_threads, read_run_config
     from .report import write_report
@@ -272,6 +311,8 @@ COMMANDS = {
     "eval": cmd_eval,
     "embed": cmd_embed,
     "search": cmd_search,
+    "mine": cmd_mine,
+    "predict": cmd_predict,
     "report": cmd_report,
     "zero-shot": cmd_zero_shot,
     "recipes": cmd_recipes,

@@ -57,4 +57,4 @@ def test_text_recipe_trains_embeds_and_searches(tmp_path, capsys):
     assert vectors.shape == (len(rows), 32)
     assert main(["search", run_dir, rows[0]["text"], "-k", "2", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
-    assert hits[0]["name"] == "0" and hits[0]["similarity"] == pytest.approx(1, abs=1e-4)
+    assert hits[0]["name"] == rows[0]["text"] and hits[0]["similarity"] == pytest.approx(1, abs=1e-4)

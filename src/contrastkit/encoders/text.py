@@ -1,5 +1,7 @@
 r"""Hugging Face text encoder with sentence pooling, loadable and savable as a sentence-transformers folder.
 
+The folder format lives in :mod:`.text_folder`, which this module imports (never the other way round).
+
 Importing this module does not import ``transformers``; the first :class:`TextEncoder` does.
 """
 
@@ -13,17 +15,19 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ._quiet import quiet_transformers
 from .pooling import avg_first_last_pool, check_pooling, cls_pool, max_pool, mean_pool
+from .text_folder import (
+    base_settings,
+    check_model_folder,
+    check_transformers_folder,
+    load_text_encoder,
+    save_text_encoder,
+)
+
+__all__ = ["TextEncoder", "check_model_folder"]
 
 _POOL = {"mean": mean_pool, "cls": cls_pool, "max": max_pool, "cls_mlp": cls_pool}
-
-
-def check_model_folder(name: str, folder: str | os.PathLike) -> Path:
-    """Return ``folder`` as a :class:`Path`, or raise ``ValueError`` naming ``name`` if it is not a folder."""
-    path = Path(folder).expanduser()
-    if not path.is_dir():
-        raise ValueError(f"{name}: model folder {str(path)!r} does not exist (no hub downloads are made)")
-    return path
 
 
 class TextEncoder(nn.Module):
@@ -34,6 +38,10 @@ class TextEncoder(nn.Module):
     arXiv:2104.08821), :math:`\tanh(W h_{\text{[CLS]}} + b)` with a new ``h x h`` layer; with
     ``mlp_only_train=True`` (SimCSE's unsupervised setting) the layer is applied in training mode only
     and :meth:`encode` / eval-mode calls return the raw [CLS] state.
+
+    Built from a folder, the encoder remembers the base model's export settings (its ``max_seq_length``
+    and whether it ends with ``Normalize``), so :meth:`save` keeps them even when training used a
+    shorter ``max_length`` or ``normalize=False`` (:meth:`export_config`).
 
     :meth:`forward` follows the module's mode: in training mode the Transformer's dropout is active, so
     encoding the same batch twice gives the two views of unsupervised SimCSE. :meth:`encode` always runs
@@ -60,17 +68,24 @@ class TextEncoder(nn.Module):
             raise ValueError(f"max_length: expected a positive integer, got {max_length!r}")
         from transformers import AutoModel, AutoTokenizer
 
+        base = {"max_length": None, "normalize": False, "name": type(model).__name__}
         if isinstance(model, (str, os.PathLike)):
-            folder = check_model_folder("model", model)
-            model = AutoModel.from_pretrained(folder, local_files_only=True)
+            folder = check_transformers_folder("model", model)
+            base = base_settings(folder)
+            with quiet_transformers():
+                model = AutoModel.from_pretrained(folder, local_files_only=True)
             tokenizer = folder if tokenizer is None else tokenizer
         elif not isinstance(model, nn.Module):
             raise ValueError(f"model: expected a folder or a transformers model, got {type(model).__name__}")
         if tokenizer is None:
             raise ValueError("tokenizer: required when model is a model object")
         if isinstance(tokenizer, (str, os.PathLike)):
-            tokenizer = AutoTokenizer.from_pretrained(check_model_folder("tokenizer", tokenizer),
-                                                      local_files_only=True)
+            with quiet_transformers():
+                tokenizer = AutoTokenizer.from_pretrained(check_model_folder("tokenizer", tokenizer),
+                                                          local_files_only=True)
+        self.base_model = str(base["name"])
+        self._base_max_length = base["max_length"]
+        self._base_normalize = bool(base["normalize"])
         self.model = model
         self.tokenizer = tokenizer
         self.max_length = int(max_length)
@@ -98,6 +113,20 @@ class TextEncoder(nn.Module):
         return {"pooling": self.pooling, "max_length": self.max_length,
                 "mlp_only_train": self.mlp_only_train, "normalize": self.normalize}
 
+    def export_config(self) -> dict[str, Any]:
+        """The settings a saved folder gets: :meth:`config`, with ``max_length`` at least the base
+        model's ``max_seq_length`` and ``normalize`` on when the base model normalises."""
+        cfg = self.config()
+        cfg["max_length"] = max(self.max_length, self._base_max_length or 0)
+        cfg["normalize"] = self.normalize or self._base_normalize
+        return cfg
+
+    def embed(self, texts: Sequence[str] | Mapping[str, Tensor]) -> Tensor:
+        """What the model means at inference: :meth:`forward`, L2-normalised when ``normalize`` (as
+        sentence-transformers' ``Normalize`` module); ``embed`` and ``contrastkit embed`` use it."""
+        out = self(texts)
+        return torch.nn.functional.normalize(out, dim=-1) if self.normalize else out
+
     def tokenize(self, texts: Sequence[str]) -> dict[str, Tensor]:
         """Tokenize with padding, truncation to ``max_length``; tensors on the encoder's device."""
         _check_texts(texts)
@@ -105,9 +134,12 @@ class TextEncoder(nn.Module):
                                return_tensors="pt")
         return {key: value.to(self.device) for key, value in batch.items()}
 
-    def forward(self, texts: Sequence[str] | Mapping[str, Tensor]) -> Tensor:
-        """Embed a list of texts (or a :meth:`tokenize` output) to ``(N, d)``, with gradients."""
-        batch = dict(texts) if isinstance(texts, Mapping) else self.tokenize(texts)
+    def forward(self, texts: Sequence[str] | Mapping[str, Tensor] | None = None, **tokens: Tensor) -> Tensor:
+        """Embed a list of texts, a :meth:`tokenize` output, or the same tensors as keywords (as
+        :class:`~contrastkit.scale.GradCache` passes a tokenized chunk) to ``(N, d)``, with gradients."""
+        if tokens and texts is not None:
+            raise ValueError("texts: give texts or tokenized keyword tensors, not both")
+        batch = tokens if tokens else dict(texts) if isinstance(texts, Mapping) else self.tokenize(texts)
         if "attention_mask" not in batch:
             raise ValueError("texts: a tokenized batch needs an 'attention_mask'")
         want_layers = self.pooling == "avg_first_last"
@@ -150,15 +182,14 @@ class TextEncoder(nn.Module):
         out[torch.tensor(order, device=out.device)] = sorted_out
         return torch.nn.functional.normalize(out, dim=-1) if normalize else out
 
-    def save(self, folder: str | os.PathLike) -> Path:
-        """Write a folder that :meth:`load` and ``sentence_transformers.SentenceTransformer`` both load.
+    def save(self, folder: str | os.PathLike, card: str | None = None) -> Path:
+        """Write a folder that :meth:`load` and ``sentence_transformers.SentenceTransformer`` both load,
+        with ``card`` (e.g. :func:`~contrastkit.encoders.model_card.model_card`) as its README.md.
 
         Written atomically: into a sibling temporary folder, then renamed over ``folder``. See
         :func:`contrastkit.encoders.text_folder.save_text_encoder` for the files.
         """
-        from .text_folder import save_text_encoder
-
-        return save_text_encoder(self, folder)
+        return save_text_encoder(self, folder, card)
 
     @classmethod
     def load(cls, folder: str | os.PathLike, **overrides: Any) -> TextEncoder:
@@ -167,8 +198,6 @@ class TextEncoder(nn.Module):
         ``overrides`` (``pooling``, ``max_length``, ``mlp_only_train``, ``normalize``) replace the
         stored settings.
         """
-        from .text_folder import load_text_encoder
-
         return load_text_encoder(cls, folder, **overrides)
 
 

@@ -159,16 +159,27 @@ def image_batches(path: str | Path, spec: dict) -> tuple[int, Iterator[tuple[tor
     return len(files), from_files()
 
 
+def read_text_lines(path: str | Path) -> list[str]:
+    """One text per line of a ``.txt`` file; an empty line is an error naming it."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    empty = next((i for i, line in enumerate(lines, 1) if not line.strip()), None)
+    if empty is not None or not lines:
+        raise ValueError(f"input: {Path(path).name} line {empty or 1} is empty (expected one text per line)")
+    return lines
+
+
 def text_batches(path: str | Path) -> tuple[int, Iterator[tuple[list[str], list[str]]]]:
-    """The ``text`` column of a jsonl / csv / parquet file, in batches; names are row numbers."""
+    """The lines of a ``.txt`` file or the ``text`` column of a jsonl / csv / parquet file, in batches;
+    names are the texts themselves (whitespace runs as one space), so `search` prints matched texts."""
     if Path(path).is_dir():
         raise ValueError(f"input: {path} is a folder, but this run's encoder takes texts: give a "
-                         ".jsonl, .csv or .parquet file with a text column")
-    texts = load_texts(path).texts
+                         ".txt, .jsonl, .csv or .parquet file")
+    texts = read_text_lines(path) if Path(path).suffix.lower() == ".txt" else load_texts(path).texts
 
     def batches():
         for start in range(0, len(texts), BATCH):
-            yield texts[start : start + BATCH], [str(i) for i in range(start, min(start + BATCH, len(texts)))]
+            chunk = texts[start : start + BATCH]
+            yield chunk, [" ".join(text.split()) for text in chunk]
 
     return len(texts), batches()
 
@@ -203,7 +214,7 @@ def embed_file(run_dir, input_path, output, device: torch.device, quiet: bool = 
             batches, total=-(-count // BATCH), description="embed", quiet=quiet
         ):
             names.extend(batch_names)
-            yield embed_all(encoder, images, device, BATCH).numpy()
+            yield embed_all(getattr(encoder, "embed", encoder), images, device, BATCH).numpy()
 
     if output.suffix == ".npy":
         dim = [0]
@@ -276,6 +287,8 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device, tower: str
     ``(row, similarity, name)`` triples."""
     if k < 1:
         raise ValueError(f"--k: expected a positive int, got {k}")
+    if not query.strip():
+        raise ValueError("query: empty text (expected a file, a text or a corpus row name)")
     vectors, names = read_corpus(corpus)
     if Path(query).is_file():
         encoder, spec = load_tower(run_dir, device, tower)
@@ -286,7 +299,7 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device, tower: str
         vector = vectors[names.index(query)]
     elif load_tower(run_dir, device, tower)[1].get("kind") == "text":  # the query is a text
         encoder, _ = load_tower(run_dir, device, tower)
-        vector = embed_all(encoder, [query], device).numpy()[0]
+        vector = embed_all(getattr(encoder, "embed", encoder), [query], device).numpy()[0]
     else:
         raise ValueError(
             f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}"
