@@ -108,7 +108,7 @@ def list_checkpoints(folder: str | Path) -> list[int]:
             weights = folder / meta["tensors"]
             if weights.is_file() and weights.stat().st_size == meta["size"]:
                 steps.append(int(match.group(1)))
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, TypeError):  # TypeError: valid JSON, not an object
             continue
     return sorted(steps)
 
