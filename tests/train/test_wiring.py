@@ -187,3 +187,14 @@ def test_accumulating_a_whole_epoch_gives_one_step_per_epoch(tmp_path):
     _, rows = train_tiny(tmp_path / "whole", "train.epochs=2", f"optim.accumulate={len(plain)}",
                          "optim.warmup_steps=0", "train.checkpoint_every=100", epochs_decide=True)
     assert [r["step"] for r in rows] == [1, 2] and [r["epoch"] for r in rows] == pytest.approx([1.0, 2.0])
+
+
+@pytest.mark.slow
+def test_gradcache_chunks_train_a_supervised_loss_like_plain_backprop(tmp_path):
+    """scale.chunk_size with SupCon (labels reach the loss through the chunked step): the same logged
+    losses as plain backprop (BatchNorm off: with it, chunks see other batch statistics)."""
+    sets = ["loss.name='SupCon'", "loss.temperature=0.5", "train.max_steps=4", "train.checkpoint_every=100",
+            "encoder.batch_norm=false", "head.batch_norm=false"]
+    _, plain = train_tiny(tmp_path / "plain", *sets)
+    _, chunked = train_tiny(tmp_path / "chunked", *sets, "scale.chunk_size=12")
+    assert [r["loss"] for r in chunked] == pytest.approx([r["loss"] for r in plain], rel=1e-5)
