@@ -5,6 +5,8 @@
 # Works on a copy of the working tree in ${MUTATION_DIR:-/tmp/contrastkit-mutation}/PACKAGE, so the repo
 # stays clean and several packages can be run one after the other; prints mutmut's results at the end.
 # One worker (MUTATION_WORKERS, default 1): the tests already use torch's threads. Not part of CI (slow).
+# MUTATION_MARKERS: the pytest -m selection (default: not slow, not distributed, not gpu); train/'s wiring
+# tests are slow runs, so include them for train: MUTATION_MARKERS="not distributed and not gpu".
 set -euo pipefail
 pkg=${1:?package under src/contrastkit, e.g. engine}
 shift
@@ -29,7 +31,7 @@ cat >>"$dir/pyproject.toml" <<TOML
 source_paths = ["src"]
 only_mutate = ["src/contrastkit/$pkg/*"]
 pytest_add_cli_args_test_selection = [${quoted%, }]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "not slow and not distributed and not gpu"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-m", "${MUTATION_MARKERS:-not slow and not distributed and not gpu}"]
 use_git_change_detection = false
 TOML
 cd "$dir"

@@ -57,3 +57,17 @@ def test_label_fast_path_not_taken_with_ids_or_other_statistics(monkeypatch):
     pair_statistics(a, a, with_ids, WANT, scale=1.0, backend="streaming")
     plain = PairStructure(6, 6, anchor_labels=labels, candidate_labels=labels)
     pair_statistics(a, a, plain, WANT | {"pos_lse"}, scale=1.0, backend="streaming")
+
+
+def test_candidate_classes_that_no_anchor_has():
+    """Candidate labels above every anchor's (and anchors without a label) on the label fast path: the
+    per-class table must be sized by both sides (a mutant sizing it by the anchors only survived)."""
+    anchor_labels = torch.tensor([0, 1, -1, 0, 1])
+    candidate_labels = torch.tensor([0, 3, 1, 2, 3, 0, 4])
+    structure = PairStructure(5, 7, anchor_labels=anchor_labels, candidate_labels=candidate_labels)
+    a, c = randn(5, 3, seed=1), randn(7, 3, seed=2)
+    want = {"pos_sum", "pos_count"}
+    fast = pair_statistics(a, c, structure, want, scale=1.0, backend="streaming", tile_size=3)
+    reference = pair_statistics(a, c, structure, want, scale=1.0, backend="reference")
+    assert_close(fast.pos_sum, reference.pos_sum, torch.float64)
+    assert fast.pos_count.tolist() == [2.0, 1.0, 0.0, 2.0, 1.0]  # counted by hand

@@ -64,11 +64,26 @@ def test_a_truncated_tensor_file_is_not_a_checkpoint(restore, keep):
     folder, weights, original = restore
     weights.write_bytes(original[:keep] if keep >= 0 else original[:-1])
     assert ckpt.list_checkpoints(folder) == []
-    with pytest.raises(ValueError, match="no complete checkpoint"):
+    with pytest.raises(ValueError, match=rf"{weights.name} is \d+ bytes, the JSON records \d+ \(truncated\)"):
         ckpt.load_checkpoint(folder, 5)
+    with pytest.raises(ValueError, match="no valid checkpoint"):
+        ckpt.load_checkpoint(folder)
 
 
 def test_an_appended_byte_is_refused(restore):
     folder, weights, original = restore
     weights.write_bytes(original + b"\0")
     assert ckpt.list_checkpoints(folder) == []
+
+
+def test_unreadable_jsons_are_skipped_not_the_end_of_the_listing(tmp_path):
+    """Ten complete checkpoints among ten JSONs that are torn, name missing tensors or lack keys: the
+    listing has exactly the ten, whatever order the folder lists its files in."""
+    model = nn.Linear(3, 2)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(1, 21, 2):
+        ckpt.save_checkpoint(tmp_path, step, model, optimizer, {})
+    for step in range(2, 21, 2):
+        body = ['{"tensors": "step-', '{"tensors": "gone.safetensors", "size": 1}', "{}", "[]", ""][step % 5]
+        (tmp_path / f"step-{step:08d}.json").write_text(body)
+    assert ckpt.list_checkpoints(tmp_path) == list(range(1, 21, 2))

@@ -15,7 +15,8 @@ import torch
 
 from contrastkit.cli import main
 from contrastkit.losses import InfoNCE, NTXent, SupCon
-from contrastkit.recipes import build_components, load_recipe
+from contrastkit.recipes import build_components, load_recipe, train
+from contrastkit.train.callbacks import Callback
 from tests.helpers import randint, randn
 from tests.recipes.tiny import write_tiny
 
@@ -126,3 +127,74 @@ def test_loss_settings_reach_the_loss(recipe, sets, reference):
     value = built(*inputs)
     torch.testing.assert_close(value, reference(*inputs), rtol=1e-12, atol=1e-12)
     assert not torch.isclose(value, default(*inputs), rtol=1e-6)
+
+
+class Recorder(Callback):
+    """Records what the public callback hooks receive."""
+
+    def __init__(self):
+        self.calls = []
+
+    def on_start(self, trainer, step, total):
+        self.calls.append(("start", step, total))
+
+    def on_step_end(self, trainer, step, logs):
+        self.calls.append(("step", step, dict(logs)))
+
+    def on_eval(self, trainer, step, metrics):
+        self.calls.append(("eval", step, dict(metrics)))
+
+    def on_end(self, trainer, step):
+        self.calls.append(("end", step))
+
+
+@pytest.mark.slow
+def test_callbacks_see_every_step_with_its_logs_and_the_evaluations(tmp_path):
+    recipe = write_tiny(tmp_path)
+    sets = [f"run.output_dir={str(tmp_path / 'runs')!r}", "train.max_steps=6", "train.eval_every=3",
+            "train.checkpoint_every=100"]
+    config, name = load_recipe(str(recipe), sets)
+    recorder = Recorder()
+    train(config, name, quiet=True, callbacks=[recorder])
+    kinds = [call[0] for call in recorder.calls]
+    assert recorder.calls[0] == ("start", 0, 6) and recorder.calls[-1] == ("end", 6)
+    steps = [call for call in recorder.calls if call[0] == "step"]
+    assert [call[1] for call in steps] == [1, 2, 3, 4, 5, 6]
+    assert all(call[2]["step"] == call[1] and {"loss", "lr"} <= set(call[2]) for call in steps)
+    assert [call[1] for call in recorder.calls if call[0] == "eval"] == [3, 6]
+    assert all("knn_accuracy" in call[2] for call in recorder.calls if call[0] == "eval")
+    assert kinds.index("eval") == kinds.index("step") + 3  # after step 3's step-end
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metrics, keys", [
+    (["linear_probe"], {"linear_probe_accuracy"}),
+    (["alignment", "effective_rank"], {"alignment", "effective_rank"}),
+])
+def test_the_configured_metrics_reach_the_evaluator(tmp_path, capsys, metrics, keys):
+    recipe = write_tiny(tmp_path)
+    recipe.write_text(recipe.read_text().replace('metrics = ["knn"]', f"metrics = {json.dumps(metrics)}"))
+    argv = ["train", str(recipe), "--quiet", "--json", "--set", f"run.output_dir='{tmp_path / 'runs'}'",
+            "--set", "train.max_steps=2", "--set", "train.checkpoint_every=100"]
+    assert main(argv) == 0
+    assert set(json.loads(capsys.readouterr().out)["final"]) == keys
+
+
+@pytest.mark.slow
+def test_accumulating_a_whole_epoch_gives_one_step_per_epoch(tmp_path):
+    _, plain = train_tiny(tmp_path / "plain", "train.epochs=1", "train.checkpoint_every=100",
+                          epochs_decide=True)
+    _, rows = train_tiny(tmp_path / "whole", "train.epochs=2", f"optim.accumulate={len(plain)}",
+                         "optim.warmup_steps=0", "train.checkpoint_every=100", epochs_decide=True)
+    assert [r["step"] for r in rows] == [1, 2] and [r["epoch"] for r in rows] == pytest.approx([1.0, 2.0])
+
+
+@pytest.mark.slow
+def test_gradcache_chunks_train_a_supervised_loss_like_plain_backprop(tmp_path):
+    """scale.chunk_size with SupCon (labels reach the loss through the chunked step): the same logged
+    losses as plain backprop (BatchNorm off: with it, chunks see other batch statistics)."""
+    sets = ["loss.name='SupCon'", "loss.temperature=0.5", "train.max_steps=4", "train.checkpoint_every=100",
+            "encoder.batch_norm=false", "head.batch_norm=false"]
+    _, plain = train_tiny(tmp_path / "plain", *sets)
+    _, chunked = train_tiny(tmp_path / "chunked", *sets, "scale.chunk_size=12")
+    assert [r["loss"] for r in chunked] == pytest.approx([r["loss"] for r in plain], rel=1e-5)

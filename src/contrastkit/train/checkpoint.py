@@ -112,9 +112,10 @@ def checkpoint_problem(folder: Path, json_path: Path, verify: bool) -> str | Non
     if not weights.is_file():
         return f"its tensor file {weights.name} is missing"
     if weights.stat().st_size != size:
-        return f"its tensor file is {weights.stat().st_size} bytes, the JSON records {size} (truncated)"
+        return (f"its tensor file {weights.name} is {weights.stat().st_size} bytes, "
+                f"the JSON records {size} (truncated)")
     if verify and _sha256(weights) != sha256:
-        return "its tensor file fails the SHA-256 checksum in its JSON"
+        return f"its tensor file {weights.name} fails the SHA-256 checksum in its JSON"
     return None
 
 
