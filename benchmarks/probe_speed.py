@@ -69,12 +69,14 @@ def main() -> None:
     train_y = train.labels[: args.train].numpy()
     test_x, test_y = test.images.flatten(1).double().numpy(), test.labels.numpy()
 
-    rows = []
+    rows = []  # new, old, new again: a load that drifts during the run shows as two different "new" times
     for name, probe in (("new (torch preconditioned L-BFGS, float32)", linear_probe),
-                        ("old (scikit-learn L-BFGS, float64)", old_linear_probe)):
+                        ("old (scikit-learn L-BFGS, float64)", old_linear_probe),
+                        ("new, again after old", linear_probe)):
         started = time.perf_counter()
         accuracy = probe(train_x, train_y, test_x, test_y)
-        rows.append({"probe": name, "seconds": time.perf_counter() - started, "accuracy": accuracy})
+        rows.append({"probe": name, "seconds": time.perf_counter() - started, "accuracy": accuracy,
+                     "load_average_after": os.getloadavg()[0]})
     old = rows[1]
     print(f"linear probe, Fashion-MNIST pixels, {args.train} x 784 train, 10000 test, "
           f"{args.threads} threads\n")
