@@ -1,9 +1,10 @@
 r"""The linear probe: multinomial logistic regression on frozen embeddings, fitted once and scored
 on any number of test sets (the clean test set, its corrupted copies).
 
-The objective is scikit-learn's ``LogisticRegression(C=...)``; it is fitted by L-BFGS in torch,
-float32, warm-started along the ``C`` grid (see :mod:`._softmax_regression` for the formula and
-why). Measured side by side with the previous scikit-learn fit in ``benchmarks/probe_speed.py``.
+The objective is scikit-learn's ``LogisticRegression(C=...)``; it is fitted by preconditioned
+L-BFGS in torch, float32, warm-started along the ``C`` grid (see :mod:`._softmax_regression` for
+the formula and why). Measured side by side with the previous scikit-learn fit in
+``benchmarks/probe_speed.py``.
 """
 
 from __future__ import annotations
