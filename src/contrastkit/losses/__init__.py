@@ -16,6 +16,7 @@ from .macl import MACL
 from .mean_shifted import MeanShifted, mean_shifted_center
 from .moco_hnf import MoCoHNF
 from .multiview import MVDHEL, MultiViewInfoNCE, PolyView
+from .nce import NCE
 from .negative_cosine import NegativeCosine
 from .nnclr import NNCLR
 from .ntxent import NTXent
@@ -38,6 +39,7 @@ __all__ = [
     "KCL",
     "MACL",
     "MVDHEL",
+    "NCE",
     "NNCLR",
     "BarlowTwins",
     "CLIPLoss",
