@@ -25,6 +25,7 @@ from .simcse import SupervisedSimCSE
 from .simctg import SimCTG
 from .supcon import SupCon
 from .swav import SwAV
+from .sycl import SyCL
 from .triplet import TripletMargin
 from .vicreg import VICReg
 from .weighted_infonce import WeightedInfoNCE
@@ -59,6 +60,7 @@ __all__ = [
     "SupCon",
     "SupervisedSimCSE",
     "SwAV",
+    "SyCL",
     "TripletMargin",
     "VICReg",
     "WeightedInfoNCE",
