@@ -10,6 +10,7 @@ from .dclr import DCLR
 from .debiased import DebiasedContrastive, HardNegativeContrastive
 from .dhel import DHEL, KCL
 from .geometry import alignment, uniformity
+from .gml import GML
 from .infonce import InfoNCE
 from .lightgcl import LightGCLContrastive, bpr_loss
 from .macl import MACL
@@ -37,6 +38,7 @@ __all__ = [
     "DCLR",
     "DCLW",
     "DHEL",
+    "GML",
     "KCL",
     "MACL",
     "MVDHEL",
