@@ -132,6 +132,9 @@ LOSSES = {
             lambda c, g: (c.rows(c.n, 0, g), torch.arange(c.n) % 2, c.rows(c.n + 1, 1, g),
                           torch.arange(c.n + 1) % 2),
             ("query", "labels", "key", "key_labels"), True, False),
+    "SCAV": (lambda c: losses.SCAV(c.temperature),
+             lambda c, g: (c.rows(c.n, 0, g, (c.n, 2, c.d)), c.rows(c.n, 1, g, (c.n, 2, c.d))),
+             ("a", "b"), True, True),
     "alignment": (lambda c: (lambda x, y: losses.alignment(x, y, alpha=min(c.temperature, 8.0))), _two,
                   ("x", "y"), True, False),
     "uniformity": (lambda c: (lambda x: losses.uniformity(x, t=min(c.temperature, 1e3))),
@@ -147,7 +150,7 @@ LOSSES = {
 NEEDS_NEGATIVES = {"InfoNCE", "InfoNCE+labels", "NTXent", "CLIPLoss", "SupCon", "WeightedInfoNCE",
                    "DCL", "DCLW", "DebiasedContrastive", "HardNegativeContrastive", "DHEL", "KCL",
                    "KCL-riesz", "KCL-gaussian_riesz", "MACL", "MeanShifted", "MultiViewInfoNCE", "MVDHEL",
-                   "PolyView", "uniformity"}
+                   "PolyView", "uniformity", "SCAV"}
 
 # The constructor arguments a ValueError may also name.
 OPTIONS = ("temperature", "margin", "t", "alpha", "weights", "tau_plus", "beta", "sigma")

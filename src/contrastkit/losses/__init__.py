@@ -21,6 +21,7 @@ from .nce import NCE
 from .negative_cosine import NegativeCosine
 from .nnclr import NNCLR
 from .ntxent import NTXent
+from .scav import SCAV
 from .siglip import SigLIP
 from .simcse import SupervisedSimCSE
 from .simctg import SimCTG
@@ -44,6 +45,7 @@ __all__ = [
     "MVDHEL",
     "NCE",
     "NNCLR",
+    "SCAV",
     "BarlowTwins",
     "CLIPLoss",
     "ClusterNS",
