@@ -135,6 +135,9 @@ LOSSES = {
     "SCAV": (lambda c: losses.SCAV(c.temperature),
              lambda c, g: (c.rows(c.n, 0, g, (c.n, 2, c.d)), c.rows(c.n, 1, g, (c.n, 2, c.d))),
              ("a", "b"), True, True),
+    "CLAIF": (lambda c: losses.CLAIF(c.temperature),
+              lambda c, g: (*_two(c, g), torch.rand(c.n, generator=g, dtype=torch.float64)),
+              ("z1", "z2", "scores"), True, True),
     "alignment": (lambda c: (lambda x, y: losses.alignment(x, y, alpha=min(c.temperature, 8.0))), _two,
                   ("x", "y"), True, False),
     "uniformity": (lambda c: (lambda x: losses.uniformity(x, t=min(c.temperature, 1e3))),
@@ -150,7 +153,7 @@ LOSSES = {
 NEEDS_NEGATIVES = {"InfoNCE", "InfoNCE+labels", "NTXent", "CLIPLoss", "SupCon", "WeightedInfoNCE",
                    "DCL", "DCLW", "DebiasedContrastive", "HardNegativeContrastive", "DHEL", "KCL",
                    "KCL-riesz", "KCL-gaussian_riesz", "MACL", "MeanShifted", "MultiViewInfoNCE", "MVDHEL",
-                   "PolyView", "uniformity", "SCAV"}
+                   "PolyView", "uniformity", "SCAV", "CLAIF"}
 
 # The constructor arguments a ValueError may also name.
 OPTIONS = ("temperature", "margin", "t", "alpha", "weights", "tau_plus", "beta", "sigma")

@@ -1,6 +1,7 @@
 """The contrastive objective catalogue: each loss a short formula over :mod:`contrastkit.engine`."""
 
 from .barlow_twins import BarlowTwins
+from .claif import CLAIF
 from .clan import CLAN
 from .clip import CLIPLoss
 from .cluster_ns import ClusterNS
@@ -33,6 +34,7 @@ from .vicreg import VICReg
 from .weighted_infonce import WeightedInfoNCE
 
 __all__ = [
+    "CLAIF",
     "CLAN",
     "CPL",
     "DCL",
