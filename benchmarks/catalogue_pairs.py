@@ -31,6 +31,8 @@ def cases(n: int, d: int, gen: torch.Generator) -> dict:
     infonce = L.InfoNCE(0.07, backend="streaming")
     siglip = L.SigLIP(backend="streaming")
     moco = L.MoCoHNF(top_k=256)
+    claif, scav = L.CLAIF(backend="streaming"), L.SCAV(backend="streaming")
+    scores = torch.rand(n, generator=gen)
     fast = streaming.pair_fast_applicable
 
     def general_siglip(q, k):
@@ -51,6 +53,8 @@ def cases(n: int, d: int, gen: torch.Generator) -> dict:
         "NNCLR": (lambda q, k: nnclr(q, k, update=False), 2 * n * n),
         "ClusterNS (16 clusters)": (cluster, n * n),
         "MoCoHNF (top_k=256)": (lambda q, k: moco(q, k, queue), n * QUEUE_ROWS),
+        "CLAIF": (lambda q, k: claif(q, k, scores), n * n),
+        "SCAV (4 steps of d/4)": (lambda q, k: scav(q.view(n, 4, -1), k.view(n, 4, -1)), n * n),
     }
 
 

@@ -117,6 +117,27 @@ LOSSES = {
     "SupervisedSimCSE": (lambda c: losses.SupervisedSimCSE(c.temperature),
                          lambda c, g: (*_two(c, g), c.rows(c.n, 1, g)),
                          ("anchor", "positive", "hard_negative"), True, True),
+    "NCE": (lambda c: losses.NCE(torch.full((3,), 1 / 3, dtype=torch.float64), 2, c.temperature),
+            lambda c, g: (c.rows(c.n, 0, g), c.rows(3, 1, g), torch.arange(c.n) % 3),
+            ("text", "label_embeddings", "labels"), True, False),
+    "SyCL": (lambda c: losses.SyCL(c.temperature),
+             lambda c, g: (c.rows(c.n, 0, g), c.rows(c.n, 1, g, (c.n, 3, c.d)),
+                           torch.tensor([[2.0, 1.0, 0.0]]).expand(c.n, 3)),
+             ("query", "documents", "relevance"), True, False),
+    "SyCL-kl": (lambda c: losses.SyCL(c.temperature, distance="kl"),
+                lambda c, g: (c.rows(c.n, 0, g), c.rows(c.n, 1, g, (c.n, 3, c.d)),
+                              torch.tensor([[2.0, 1.0, 0.0]]).expand(c.n, 3)),
+                ("query", "documents", "relevance"), True, False),
+    "GML": (lambda c: losses.GML(torch.tensor([0.5, 0.5], dtype=torch.float64), c.temperature),
+            lambda c, g: (c.rows(c.n, 0, g), torch.arange(c.n) % 2, c.rows(c.n + 1, 1, g),
+                          torch.arange(c.n + 1) % 2),
+            ("query", "labels", "key", "key_labels"), True, False),
+    "SCAV": (lambda c: losses.SCAV(c.temperature),
+             lambda c, g: (c.rows(c.n, 0, g, (c.n, 2, c.d)), c.rows(c.n, 1, g, (c.n, 2, c.d))),
+             ("a", "b"), True, True),
+    "CLAIF": (lambda c: losses.CLAIF(c.temperature),
+              lambda c, g: (*_two(c, g), torch.rand(c.n, generator=g, dtype=torch.float64)),
+              ("z1", "z2", "scores"), True, True),
     "alignment": (lambda c: (lambda x, y: losses.alignment(x, y, alpha=min(c.temperature, 8.0))), _two,
                   ("x", "y"), True, False),
     "uniformity": (lambda c: (lambda x: losses.uniformity(x, t=min(c.temperature, 1e3))),
@@ -132,7 +153,7 @@ LOSSES = {
 NEEDS_NEGATIVES = {"InfoNCE", "InfoNCE+labels", "NTXent", "CLIPLoss", "SupCon", "WeightedInfoNCE",
                    "DCL", "DCLW", "DebiasedContrastive", "HardNegativeContrastive", "DHEL", "KCL",
                    "KCL-riesz", "KCL-gaussian_riesz", "MACL", "MeanShifted", "MultiViewInfoNCE", "MVDHEL",
-                   "PolyView", "uniformity"}
+                   "PolyView", "uniformity", "SCAV", "CLAIF"}
 
 # The constructor arguments a ValueError may also name.
 OPTIONS = ("temperature", "margin", "t", "alpha", "weights", "tau_plus", "beta", "sigma")

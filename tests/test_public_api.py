@@ -29,6 +29,12 @@ CATALOGUE = {
     "PolyView": ({}, ["views"]),
     "MeanShifted": ({"temperature": 0.25}, ["z1", "z2", "center"]),
     "TripletMargin": ({"margin": 0.2}, ["anchor", "positive", "negative"]),
+    "NCE": ({"num_noise": 5, "temperature": 0.1, "variant": "nce"},
+            ["text", "label_embeddings", "labels", "noise_samples"]),
+    "SyCL": ({"temperature": 0.05, "distance": "wasserstein"}, ["query", "documents", "relevance"]),
+    "GML": ({"temperature": 0.1}, ["query", "labels", "key", "key_labels"]),
+    "SCAV": ({"temperature": 0.1, "symmetric": False}, ["a", "b"]),
+    "CLAIF": ({"temperature": 0.05, "smoothing": "all"}, ["z1", "z2", "scores", "hard_negative"]),
 }
 
 
