@@ -37,8 +37,7 @@ def representations(run_dir: Path, train_data):
     from contrastkit.train.evaluation import flatten_inputs
 
     cpu = torch.device("cpu")
-    model = build_model(read_run_config(run_dir), train_data)  # seeded as the run's start
-    untrained = model.towers[model.default].encoder
+    untrained = build_model(read_run_config(run_dir), train_data).tower().encoder  # seeded as the run's start
     trained, _ = load_run_encoder(run_dir, cpu)
     return {"raw input": flatten_inputs, "untrained encoder": embedding_function(untrained, cpu),
             "trained encoder": embedding_function(trained, cpu)}

@@ -64,8 +64,7 @@ def main() -> int:
         data = parse_toml(recipe_text(name))
         if args.no_validation:
             data.get("data", {}).pop("validation_fraction", None)
-            if name != "lightgcl-synthetic":
-                data.get("train", {}).pop("best_metric", None)
+            data.get("train", {}).pop("best_metric", None)
         config = validate_config(apply_overrides(data, overrides))
         result = train(config, name, quiet=True)
         results[name] = {"final": result.final, "baselines": result.baselines, "steps": result.steps}

@@ -57,8 +57,7 @@ def run_dir(tmp_path):
     from contrastkit.recipes.build import load_data
 
     train, _ = load_data(config)
-    model = build_model(config, train)
-    encoder = model.towers[model.default].encoder
+    encoder = build_model(config, train).tower().encoder
     with torch.no_grad():  # "trained": a different encoder from the untrained one
         for p in encoder.parameters():
             p.add_(0.1)

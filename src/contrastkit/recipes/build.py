@@ -20,7 +20,7 @@ from ..train.config import Component, Config, ConfigError
 from ..train.objectives import Objective
 from ..train.scaling import check_moco_loss
 from . import components  # noqa: F401  (registers the built-in components)
-from .graph import GRAPH_LOSS_KEYS, check_graph_config, is_graph_config
+from .graph import check_graph_config, graph_objectives, is_graph_config
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call, import_component, is_import_path
 
 OBJECTIVE_KEYS = ("inputs", "weight")  # keys of [loss] / [[objectives]] that are not the loss's own
@@ -56,9 +56,6 @@ def build_objective(config: Config, section: Component, key: str) -> Objective:
     """One loss from ``section`` (``[loss]`` or an ``[[objectives]]`` entry named ``key`` in errors)."""
     options = section.options
     inputs, weight = options.pop("inputs", None), options.pop("weight", 1.0)
-    if section.name == "LightGCLContrastive":  # weights of the graph objective (see .graph)
-        for name in GRAPH_LOSS_KEYS:
-            options.pop(name, None)
     if inputs is not None and not isinstance(inputs, dict):
         raise ConfigError(f"{key}.inputs = {inputs!r}: expected a table {{parameter = \"field\"}}, "
                           "e.g. inputs = {{ query = \"anchor\", key = \"positive\" }}")
@@ -87,6 +84,8 @@ def build_objective(config: Config, section: Component, key: str) -> Objective:
 
 
 def build_objectives(config: Config) -> list[Objective]:
+    if is_graph_config(config):  # BPR + lambda_1 contrast + lambda_2 L2 (see .graph)
+        return graph_objectives(config)
     if config.objectives is None:
         return [build_objective(config, config.loss, "loss")]
     return [build_objective(config, section, f"objectives[{i}]")
@@ -162,6 +161,9 @@ def bind_views(views, train_data) -> None:
 
 
 def input_context(data, field: str = "anchor") -> dict:
+    own = getattr(data, "encoder_context", None)  # data that says what its encoder needs (graphs)
+    if own is not None:
+        return own()
     inputs = getattr(data, "inputs", None) if field == "anchor" else None
     if inputs is None:
         inputs = data.batch(torch.arange(min(2, len(data))))[field]

@@ -123,7 +123,7 @@ VIEWS.register("text", "contrastkit.views.text:TextViews", "word deletion / shuf
 
 ENCODERS.register("small_cnn", SmallCNN, "conv-BN-ReLU blocks + global pooling, for small images")
 ENCODERS.register(
-    "graph", "contrastkit.encoders.graph:GraphEncoder", "LightGCN/LightGCL propagation of user/item tables"
+    "graph", "contrastkit.encoders.graph_tower:GraphTower", "LightGCN/LightGCL propagation of user/item nodes"
 )
 ENCODERS.register("mlp", MLP, "multi-layer perceptron on flattened inputs")
 ENCODERS.register("text", "contrastkit.encoders.text:TextEncoder", "Hugging Face model folder + pooling")

@@ -25,7 +25,7 @@ from .build import (
     views_by_field,
 )
 from .finish import finish, load_selected_model
-from .graph import evaluate_graph_run, is_graph_config, train_graph
+from .graph import graph_setup, is_graph_config
 from .result import RunResult
 from .splits import load_splits
 
@@ -91,6 +91,27 @@ def make_evaluator(config: Config, train, test, views, tasks=()):
                                config.run.seed, tasks)
 
 
+def run_data(config: Config, parts):
+    """``(train data, evaluators)`` of a run, where ``evaluators()`` gives ``(test evaluator,
+    validation evaluator or None)`` (built after the model, as they always were): a graph run's (see
+    :mod:`.graph`), else the splits of :func:`.splits.load_splits` and :func:`make_evaluator`."""
+    if is_graph_config(config):
+        if distributed.world_size() > 1:
+            raise ConfigError("graph recipes (views 'lightgcl_svd') run in one process, not under torchrun")
+        data, evaluator, watched = graph_setup(config, parts.views)
+        return data, lambda: (evaluator, watched)
+    splits = load_splits(config)
+    bind_views(parts.views, splits.train)
+
+    def evaluators():
+        evaluator = make_evaluator(config, splits.train, splits.test, parts.views, parts.tasks)
+        watched = None if splits.validation is None else \
+            make_evaluator(config, splits.train, splits.validation, parts.views, parts.tasks)
+        return evaluator, watched
+
+    return splits.train, evaluators
+
+
 def train(config: Config, name: str, **options) -> RunResult:
     """Train ``config`` into a new run directory, or continue the run in ``resume_dir``.
 
@@ -132,15 +153,7 @@ def _train(
 
     parts = build_components(config)  # every key checked before any work
     device, bf16 = setup_runtime(config)
-    if is_graph_config(config):  # one step scores the whole graph: its own small loop
-        if resume_dir is not None:
-            raise ConfigError("--resume: graph recipes (views 'lightgcl_svd') cannot resume yet")
-        if distributed.world_size() > 1:
-            raise ConfigError("graph recipes (views 'lightgcl_svd') run in one process, not under torchrun")
-        return train_graph(config, name, parts, quiet=quiet, write_report=write_report)
-    splits = load_splits(config)
-    train_data, test_data = splits.train, splits.test
-    bind_views(parts.views, train_data)
+    train_data, evaluators = run_data(config, parts)
     model = build_model(config, train_data)
     views = views_by_field(parts, train_data)
     main = distributed.is_main()
@@ -151,9 +164,9 @@ def _train(
         run = RunDir(distributed.broadcast_object(path))
         if main:
             run.write_config(dumps_toml(resolved_config(config)))
-    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)  # the final table
-    watched = evaluator if splits.validation is None else \
-        make_evaluator(config, train_data, splits.validation, parts.views, parts.tasks)
+    evaluator, watched = evaluators()  # the final table's, and the one selection looks at
+    if watched is None:  # without a validation split the curves are on the test split
+        watched = evaluator
     periodic = [lambda embed: watched(embed, PERIODIC_METRICS)]
     trainer = Trainer(
         model,
@@ -179,7 +192,8 @@ def _train(
     if main and config.eval.baselines and not baselines:
         start = "base model" if is_pretrained(config) else "untrained encoder"
         say(f"evaluating the baselines (raw input, {start})")
-        baselines = {start: trainer.evaluate_full(evaluator)}
+        baselines = {**(evaluator.baselines() if hasattr(evaluator, "baselines") else {}),
+                     start: trainer.evaluate_full(evaluator)}
         if isinstance(getattr(train_data, "inputs", None), torch.Tensor):
             baselines = {"raw input": evaluator(flatten_inputs), **baselines}
         run.write_json(run.baselines, baselines)
@@ -205,21 +219,14 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
 
     config = read_run_config(run_dir)
     limit_threads(config.run.threads)
-    if is_graph_config(config):
-        run = RunDir(run_dir)
-        metrics = evaluate_graph_run(run, config)
-        run.write_json(run.path / "eval.json", metrics)
-        return metrics, run.read_json(run.baselines) or {}
     device = distributed.local_device(config.run.device)
     parts = build_components(config)
-    splits = load_splits(config)
-    train_data, test_data = splits.train, splits.test
-    bind_views(parts.views, train_data)
-    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)
+    train_data, evaluators = run_data(config, parts)
+    evaluator, _ = evaluators()
     from ..train.embedding import embedding_function
 
     run = RunDir(run_dir)
-    if config.towers and len(config.towers) > 1:  # each field through its own tower
+    if (config.towers and len(config.towers) > 1) or is_graph_config(config):  # from the checkpoint
         model = load_selected_model(config, run, train_data)
     else:
         model, _ = load_run_encoder(run_dir, device)

@@ -208,7 +208,7 @@ class Config(Section):
     def _best_metric(self):
         if self.train.early_stop_patience and not self.train.best_metric:
             raise ValueError("train.early_stop_patience needs train.best_metric (the metric to watch)")
-        if self.train.best_metric and not self.data.has_validation and self.views.name != "lightgcl_svd":
+        if self.train.best_metric and not self.data.has_validation:
             raise ValueError(f"train.best_metric = {self.train.best_metric!r}: selection needs a validation "
                              "split (set data.validation_fraction, e.g. 0.1, or data.validation_path); "
                              "the test split is only read for the final table")

@@ -53,5 +53,5 @@ def encode(model: nn.Module, inputs: dict[str, list], towers: bool) -> dict[str,
     out = {}
     for field, views in inputs.items():
         forward = (lambda x, f=field: model(x, field=f)) if towers else model
-        out[field] = [z.float() for z in forward_views(forward, views)]
+        out[field] = [z.float() if isinstance(z, Tensor) else z for z in forward_views(forward, views)]
     return out

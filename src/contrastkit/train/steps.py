@@ -19,7 +19,10 @@ def build_optimizer(parameters, optim: OptimSection) -> torch.optim.Optimizer:
 
 def forward_views(model: nn.Module, views: list) -> list[torch.Tensor]:
     """Tensor views of one shape go through the model in one pass (shared BatchNorm statistics,
-    as in SimCLR); other inputs (e.g. token batches) one view at a time."""
+    as in SimCLR); other inputs (e.g. token batches) one view at a time. One view goes through as
+    it is, so a model may return a structure other than a tensor (the graph tower)."""
+    if len(views) == 1:
+        return [model(views[0])]
     if all(isinstance(v, torch.Tensor) for v in views) and len({v.shape[1:] for v in views}) == 1:
         return list(model(torch.cat(views)).chunk(len(views)))
     return [model(v) for v in views]
