@@ -80,10 +80,12 @@ def build_parser() -> Parser:
     )
     search = commands.add_parser("search", help="top-k nearest corpus items for a query")
     search.add_argument("run_dir")
-    search.add_argument("query", help="an image file, or the name of a corpus row")
+    search.add_argument("query", help="an image file, a text (text tower), or the name of a corpus row")
     search.add_argument(
-        "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
+        "--corpus", help="embeddings written by `contrastkit embed`, or an image folder / caption table "
+        "(text or caption column) embedded on the fly (default: RUN_DIR/embeddings.npy)"
     )
+    search.add_argument("--corpus-tower", help="embed an image folder / caption table with this tower")
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
     search.add_argument("--tower", help="embed the query with this tower (e.g. text queries, image corpus)")
     embed.add_argument("--tower", help="embed with this tower of a several-tower run")
@@ -205,12 +207,14 @@ def cmd_embed(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .recipes.inference import describe_json, search
+    from .recipes.inference import describe_json
+    from .recipes.live_corpus import search_any
     from .train.distributed import local_device
 
     _check_run_dir(args.run_dir)
     corpus = args.corpus or str(Path(args.run_dir) / DEFAULT_CORPUS)
-    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"), args.tower)
+    rows = search_any(args.run_dir, args.query, corpus, args.k, local_device("auto"), args.tower,
+                  args.corpus_tower)
     if args.json:
         print(describe_json(rows))
     else:

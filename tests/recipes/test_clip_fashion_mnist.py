@@ -72,6 +72,53 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
     assert main(["zero-shot", str(result.run_dir.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == table
     assert main(["zero-shot", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
+    _search_both_ways(result.run_dir.path, tmp_path, images, capsys)
+
+
+def _search_both_ways(run, tmp_path, images, capsys):
+    """Text query over an image folder (image tower, on the fly) and image query over a caption
+    table (text tower): file names / texts and scores, best first."""
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for row in range(6):
+        Image.fromarray(images[row].astype(np.uint8)).save(folder / f"item{row}.png")
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(folder / "item6.jpg")  # RGB, another size
+    (tmp_path / "captions.csv").write_text("image,caption\nx.png,a red dress\ny.png,a sneaker\nz.png,a bag\n")
+    capsys.readouterr()
+    assert main(["search", str(run), "a red dress", "--corpus", str(folder), "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["name"] for h in hits] != [] and len(hits) == 3
+    assert {h["name"] for h in hits} <= {f"item{row}.png" for row in range(6)} | {"item6.jpg"}
+    scores = [h["similarity"] for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
+    assert main(["search", str(run), str(folder / "item0.png"), "--corpus", str(tmp_path / "captions.csv"),
+                 "-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    import re
+
+    parsed = [re.fullmatch(r"\s*(\d+)\s+(-?\d\.\d{4})  (.+)  \(row (\d)\)", line) for line in lines]
+    assert len(lines) == 3 and {m.group(3) for m in parsed} == {"a red dress", "a sneaker", "a bag"}
+    # The same ranking as embedding the folder with the image tower and the query with the text tower.
+    import torch
+
+    from contrastkit.recipes.live_corpus import embed_live_corpus, search_any
+
+    vectors, names, tower = embed_live_corpus(run, folder, torch.device("cpu"))
+    assert tower == "image" and len(names) == 7 and vectors.shape == (7, 16)
+    rows = search_any(run, "a red dress", folder, 3, torch.device("cpu"))
+    assert [name for _, _, name in rows] == [h["name"] for h in hits]
+    # bad input: one line, exit 2
+    assert main(["search", str(run), "a red dress", "--corpus", str(tmp_path / "nope")]) == 2
+    (tmp_path / "nocol.csv").write_text("image,label\nx.png,3\n")
+    assert main(["search", str(run), str(folder / "item0.png"), "--corpus", str(tmp_path / "nocol.csv")]) == 2
+    assert main(["search", str(run), "a dress", "--corpus", str(folder), "--corpus-tower", "sound"]) == 2
+    (folder / "broken.png").write_text("not an image")
+    assert main(["search", str(run), "a dress", "--corpus", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the image" in err and "broken.png" in err
+    assert "no column named one of ['text', 'caption']" in err and "--tower sound" in err
 
 
 def test_resolved_config_with_quoted_keys_round_trips():
