@@ -150,7 +150,9 @@ def cmd_train(args) -> int:
     if config.data.name == "fashion_mnist_captions":  # image-text run: the zero-shot table as well
         from .recipes.zero_shot import zero_shot_run
 
-        print(format_table(zero_shot_run(result.run_dir.path), {}))
+        table = zero_shot_run(result.run_dir.path)  # also the confusion matrix and top-hit figures
+        if "zero_shot/accuracy" not in result.final:  # else the table above holds it ([[eval.tasks]])
+            print(format_table(table, {}))
     if result.stop_reason:
         print(result.stop_reason)
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")

@@ -55,14 +55,24 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
     data["towers"]["text"] = {"fields": ["text"], "head": {"name": "mlp", "output_dim": 16},
                               "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
                                           "num_heads": 2, "max_length": 16}}
-    data["train"].update(batch_size=32, max_steps=4, report=False)
+    data["train"].update(batch_size=32, max_steps=4, report=False, eval_every=2)
     data["eval"]["max_samples"] = 16
     result = train(validate_config(data), "clip", quiet=True)
     assert result.steps == 4
     assert np.isfinite(list(result.final.values())).all()
     assert "retrieval/recall@1" in result.final
+    # [[eval.tasks]] zero_shot: selection on validation (seen classes only), the test table on the
+    # official test file with every class (200 images here), read at the end.
+    history = [json.loads(line) for line in (result.run_dir.path / "metrics.jsonl").read_text().splitlines()]
+    validation = [row for row in history if "zero_shot/seen_accuracy" in row]
+    assert validation and all("zero_shot/unseen_accuracy" not in row for row in validation)
+    assert result.selection["metric"] == "zero_shot/seen_accuracy"
+    assert result.selection["selected_step"] in (2, 4)
+    assert {"zero_shot/seen_accuracy", "zero_shot/unseen_accuracy", "zero_shot/accuracy"} <= set(result.final)
 
-    table = zero_shot_run(result.run_dir.path)
+    table = zero_shot_run(result.run_dir.path)  # the selected checkpoint: the same figures as the final table
+    for key in ("zero_shot/accuracy", "zero_shot/seen_accuracy", "zero_shot/unseen_accuracy"):
+        assert table[key] == pytest.approx(result.final[key], abs=1e-6)
     assert {"zero_shot/accuracy", "zero_shot/seen_accuracy", "zero_shot/unseen_accuracy",
             "zero_shot/text_to_image_recall@10", "zero_shot/image_to_text_ndcg@10"} <= set(table)
     assert all(0.0 <= v <= 1.0 for v in table.values())
@@ -171,6 +181,10 @@ def test_user_image_caption_table_trains_with_the_recipe(tmp_path):
                               "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
                                           "num_heads": 2, "max_length": 8}}
     data["train"].update(batch_size=8, max_steps=3, report=False)
+    with pytest.raises(ConfigError, match="zero_shot"):  # the zero-shot task needs Fashion-MNIST captions
+        train(validate_config({**data, "data": {**data["data"], "validation_fraction": 0.2}}), "u",
+              quiet=True)
+    del data["train"]["best_metric"], data["eval"]["tasks"]  # as docs/image_text.md says for user data
     result = train(validate_config(data), "user", quiet=True)
     assert result.steps == 3 and np.isfinite(list(result.final.values())).all()
     bad = dict(data, data={**data["data"], "path": str(tmp_path / "bad.csv")})

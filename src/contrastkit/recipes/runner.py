@@ -28,6 +28,7 @@ from .finish import finish, load_selected_model
 from .graph import evaluate_graph_run, is_graph_config, train_graph
 from .result import RunResult
 from .splits import load_splits
+from .zero_shot_task import bind_tasks
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
 
@@ -151,9 +152,11 @@ def _train(
         run = RunDir(distributed.broadcast_object(path))
         if main:
             run.write_config(dumps_toml(resolved_config(config)))
-    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)  # the final table
-    watched = evaluator if splits.validation is None else \
-        make_evaluator(config, train_data, splits.validation, parts.views, parts.tasks)
+    evaluator = make_evaluator(config, train_data, test_data, parts.views,  # the final table
+                               bind_tasks(parts.tasks, config, test_data, "test"))
+    watched = evaluator if splits.validation is None else make_evaluator(
+        config, train_data, splits.validation, parts.views,
+        bind_tasks(parts.tasks, config, splits.validation, "validation"))
     periodic = [lambda embed: watched(embed, PERIODIC_METRICS)]
     trainer = Trainer(
         model,
@@ -215,7 +218,8 @@ def evaluate_run(run_dir: str | Path, quiet: bool = False) -> tuple[dict, dict]:
     splits = load_splits(config)
     train_data, test_data = splits.train, splits.test
     bind_views(parts.views, train_data)
-    evaluator = make_evaluator(config, train_data, test_data, parts.views, parts.tasks)
+    evaluator = make_evaluator(config, train_data, test_data, parts.views,
+                               bind_tasks(parts.tasks, config, test_data, "test"))
     from ..train.embedding import embedding_function
 
     run = RunDir(run_dir)
