@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from contrastkit.cli import main
 from contrastkit.recipes import load_recipe, train
@@ -55,7 +56,7 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
     data["towers"]["text"] = {"fields": ["text"], "head": {"name": "mlp", "output_dim": 16},
                               "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
                                           "num_heads": 2, "max_length": 16}}
-    data["train"].update(batch_size=32, max_steps=4, report=False, eval_every=2)
+    data["train"].update(batch_size=32, max_steps=4, report=False, eval_every=2, log_every=1)
     data["eval"]["max_samples"] = 16
     result = train(validate_config(data), "clip", quiet=True)
     assert result.steps == 4
@@ -79,6 +80,16 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
     assert (result.run_dir.path / "zero_shot.json").is_file()
     assert (result.run_dir.path / "report" / "zero_shot_confusion.png").is_file()
     assert (result.run_dir.path / "report" / "top_text_to_image.png").is_file()
+    # The learned temperature per step, and the report with it and the two zero-shot figures.
+    steps = [row for row in history if row["kind"] == "train"]
+    assert [row["step"] for row in steps] == [1, 2, 3, 4]
+    taus = [row["temperature"] for row in steps]
+    assert all(0 < t < 1 for t in taus) and len(set(taus)) > 1  # learnable: it moves
+    from contrastkit.report import write_report
+
+    page = write_report(result.run_dir.path).read_text()
+    for title in ("Learned temperature", "Zero-shot confusion matrix", "Top text-to-image hits"):
+        assert f"<h2>{title}</h2>" in page
     assert main(["zero-shot", str(result.run_dir.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == table
     assert main(["zero-shot", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
@@ -191,3 +202,23 @@ def test_user_image_caption_table_trains_with_the_recipe(tmp_path):
     (tmp_path / "bad.csv").write_text("image,caption\nimg/0.png,a red square\nimg/nope.png,a cat\n")
     with pytest.raises(ValueError, match=r"row 1 of bad.csv: image file .*nope.png does not exist"):
         train(validate_config(bad), "bad", quiet=True)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.1", "150"])
+def test_temperature_outside_0_100_is_one_line_before_training(value, capsys):
+    assert main(["train", "clip-fashion-mnist", "--set", f"loss.temperature={value}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = "a number in (0, 100]" if value == "150" else "a finite value > 0"
+    assert len(err) == 1 and f"loss.temperature = {value}: expected {expected}" in err[0]
+
+
+def test_fixed_temperature_is_not_logged_and_several_are_named():
+    from contrastkit.losses import CLIPLoss, InfoNCE
+    from contrastkit.train.trainer import learned_temperatures
+
+    assert learned_temperatures(CLIPLoss(0.07)) == {"temperature": pytest.approx(0.07)}
+    assert learned_temperatures(CLIPLoss(0.07, learnable_temperature=False)) == {}
+    both = torch.nn.ModuleList([CLIPLoss(0.07), CLIPLoss(0.5)])
+    assert learned_temperatures(both) == {"temperature/0.temperature": pytest.approx(0.07),
+                                          "temperature/1.temperature": pytest.approx(0.5)}
+    assert learned_temperatures(InfoNCE(0.1)) == {}

@@ -60,4 +60,8 @@ def zero_shot_run(run_dir: str | Path, *, max_samples: int | None = None, figure
         chosen = [spec.zero_shot_templates()[0].replace("{}", names[0]) for names in spec.names()]
         chosen = [chosen[c] for c in ([*evaluator.unseen_classes, 0, 3][:GRID_PROMPTS])]
         top_hits_grid(test.images, images, text_fn(chosen), chosen, out / "top_text_to_image.png")
+        if (out / "report.html").is_file():  # the run's report shows the two figures too
+            from ..report import write_report
+
+            write_report(run_dir)
     return metrics
