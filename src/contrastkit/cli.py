@@ -81,10 +81,12 @@ def build_parser() -> Parser:
     )
     search = commands.add_parser("search", help="top-k nearest corpus items for a query")
     search.add_argument("run_dir")
-    search.add_argument("query", help="an image file, a text (text runs), or the name of a corpus row")
+    search.add_argument("query", help="an image file, a text (text tower), or the name of a corpus row")
     search.add_argument(
-        "--corpus", help="embeddings written by `contrastkit embed` (default: RUN_DIR/embeddings.npy)"
+        "--corpus", help="embeddings written by `contrastkit embed`, or an image folder / caption table "
+        "(text or caption column) embedded on the fly (default: RUN_DIR/embeddings.npy)"
     )
+    search.add_argument("--corpus-tower", help="embed an image folder / caption table with this tower")
     search.add_argument("-k", "--k", type=int, default=5, help="results to show (default 5)")
     search.add_argument("--tower", help="embed the query with this tower (e.g. text queries, image corpus)")
     embed.add_argument("--tower", help="embed with this tower of a several-tower run")
@@ -163,7 +165,9 @@ def cmd_train(args) -> int:
     if config.data.name == "fashion_mnist_captions":  # image-text run: the zero-shot table as well
         from .recipes.zero_shot import zero_shot_run
 
-        print(format_table(zero_shot_run(result.run_dir.path), {}))
+        table = zero_shot_run(result.run_dir.path)  # also the confusion matrix and top-hit figures
+        if "zero_shot/accuracy" not in result.final:  # else the table above holds it ([[eval.tasks]])
+            print(format_table(table, {}))
     if result.stop_reason:
         print(result.stop_reason)
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")
@@ -220,12 +224,14 @@ def cmd_embed(args) -> int:
 
 
 def cmd_search(args) -> int:
-    from .recipes.inference import describe_json, search
+    from .recipes.inference import describe_json
+    from .recipes.live_corpus import search_any
     from .train.distributed import local_device
 
     _check_run_dir(args.run_dir)
     corpus = args.corpus or str(Path(args.run_dir) / DEFAULT_CORPUS)
-    rows = search(args.run_dir, args.query, corpus, args.k, local_device("auto"), args.tower)
+    rows = search_any(args.run_dir, args.query, corpus, args.k, local_device("auto"), args.tower,
+                  args.corpus_tower)
     if args.json:
         print(describe_json(rows))
     else:

@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+import torch
 
 from contrastkit.cli import main
 from contrastkit.recipes import load_recipe, train
@@ -55,23 +56,90 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
     data["towers"]["text"] = {"fields": ["text"], "head": {"name": "mlp", "output_dim": 16},
                               "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
                                           "num_heads": 2, "max_length": 16}}
-    data["train"].update(batch_size=32, max_steps=4, report=False)
+    data["train"].update(batch_size=32, max_steps=4, report=False, eval_every=2, log_every=1)
     data["eval"]["max_samples"] = 16
     result = train(validate_config(data), "clip", quiet=True)
     assert result.steps == 4
     assert np.isfinite(list(result.final.values())).all()
     assert "retrieval/recall@1" in result.final
+    # [[eval.tasks]] zero_shot: selection on validation (seen classes only), the test table on the
+    # official test file with every class (200 images here), read at the end.
+    history = [json.loads(line) for line in (result.run_dir.path / "metrics.jsonl").read_text().splitlines()]
+    validation = [row for row in history if "zero_shot/seen_accuracy" in row]
+    assert validation and all("zero_shot/unseen_accuracy" not in row for row in validation)
+    assert result.selection["metric"] == "zero_shot/seen_accuracy"
+    assert result.selection["selected_step"] in (2, 4)
+    assert {"zero_shot/seen_accuracy", "zero_shot/unseen_accuracy", "zero_shot/accuracy"} <= set(result.final)
 
-    table = zero_shot_run(result.run_dir.path)
+    table = zero_shot_run(result.run_dir.path)  # the selected checkpoint: the same figures as the final table
+    for key in ("zero_shot/accuracy", "zero_shot/seen_accuracy", "zero_shot/unseen_accuracy"):
+        assert table[key] == pytest.approx(result.final[key], abs=1e-6)
     assert {"zero_shot/accuracy", "zero_shot/seen_accuracy", "zero_shot/unseen_accuracy",
             "zero_shot/text_to_image_recall@10", "zero_shot/image_to_text_ndcg@10"} <= set(table)
     assert all(0.0 <= v <= 1.0 for v in table.values())
     assert (result.run_dir.path / "zero_shot.json").is_file()
     assert (result.run_dir.path / "report" / "zero_shot_confusion.png").is_file()
     assert (result.run_dir.path / "report" / "top_text_to_image.png").is_file()
+    # The learned temperature per step, and the report with it and the two zero-shot figures.
+    steps = [row for row in history if row["kind"] == "train"]
+    assert [row["step"] for row in steps] == [1, 2, 3, 4]
+    taus = [row["temperature"] for row in steps]
+    assert all(0 < t < 1 for t in taus) and len(set(taus)) > 1  # learnable: it moves
+    from contrastkit.report import write_report
+
+    page = write_report(result.run_dir.path).read_text()
+    for title in ("Learned temperature", "Zero-shot confusion matrix", "Top text-to-image hits"):
+        assert f"<h2>{title}</h2>" in page
     assert main(["zero-shot", str(result.run_dir.path), "--json"]) == 0
     assert json.loads(capsys.readouterr().out) == table
     assert main(["zero-shot", str(tmp_path)]) == 2  # not a run directory: one line, exit 2
+    _search_both_ways(result.run_dir.path, tmp_path, images, capsys)
+
+
+def _search_both_ways(run, tmp_path, images, capsys):
+    """Text query over an image folder (image tower, on the fly) and image query over a caption
+    table (text tower): file names / texts and scores, best first."""
+    from PIL import Image
+
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for row in range(6):
+        Image.fromarray(images[row].astype(np.uint8)).save(folder / f"item{row}.png")
+    Image.fromarray(np.full((40, 30, 3), 200, np.uint8)).save(folder / "item6.jpg")  # RGB, another size
+    (tmp_path / "captions.csv").write_text("image,caption\nx.png,a red dress\ny.png,a sneaker\nz.png,a bag\n")
+    capsys.readouterr()
+    assert main(["search", str(run), "a red dress", "--corpus", str(folder), "-k", "3", "--json"]) == 0
+    hits = json.loads(capsys.readouterr().out)
+    assert [h["name"] for h in hits] != [] and len(hits) == 3
+    assert {h["name"] for h in hits} <= {f"item{row}.png" for row in range(6)} | {"item6.jpg"}
+    scores = [h["similarity"] for h in hits]
+    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
+    assert main(["search", str(run), str(folder / "item0.png"), "--corpus", str(tmp_path / "captions.csv"),
+                 "-k", "3"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    import re
+
+    parsed = [re.fullmatch(r"\s*(\d+)\s+(-?\d\.\d{4})  (.+)  \(row (\d)\)", line) for line in lines]
+    assert len(lines) == 3 and {m.group(3) for m in parsed} == {"a red dress", "a sneaker", "a bag"}
+    # The same ranking as embedding the folder with the image tower and the query with the text tower.
+    import torch
+
+    from contrastkit.recipes.live_corpus import embed_live_corpus, search_any
+
+    vectors, names, tower = embed_live_corpus(run, folder, torch.device("cpu"))
+    assert tower == "image" and len(names) == 7 and vectors.shape == (7, 16)
+    rows = search_any(run, "a red dress", folder, 3, torch.device("cpu"))
+    assert [name for _, _, name in rows] == [h["name"] for h in hits]
+    # bad input: one line, exit 2
+    assert main(["search", str(run), "a red dress", "--corpus", str(tmp_path / "nope")]) == 2
+    (tmp_path / "nocol.csv").write_text("image,label\nx.png,3\n")
+    assert main(["search", str(run), str(folder / "item0.png"), "--corpus", str(tmp_path / "nocol.csv")]) == 2
+    assert main(["search", str(run), "a dress", "--corpus", str(folder), "--corpus-tower", "sound"]) == 2
+    (folder / "broken.png").write_text("not an image")
+    assert main(["search", str(run), "a dress", "--corpus", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot read the image" in err and "broken.png" in err
+    assert "no column named one of ['text', 'caption']" in err and "--tower sound" in err
 
 
 def test_resolved_config_with_quoted_keys_round_trips():
@@ -124,9 +192,33 @@ def test_user_image_caption_table_trains_with_the_recipe(tmp_path):
                               "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
                                           "num_heads": 2, "max_length": 8}}
     data["train"].update(batch_size=8, max_steps=3, report=False)
+    with pytest.raises(ConfigError, match="zero_shot"):  # the zero-shot task needs Fashion-MNIST captions
+        train(validate_config({**data, "data": {**data["data"], "validation_fraction": 0.2}}), "u",
+              quiet=True)
+    del data["train"]["best_metric"], data["eval"]["tasks"]  # as docs/image_text.md says for user data
     result = train(validate_config(data), "user", quiet=True)
     assert result.steps == 3 and np.isfinite(list(result.final.values())).all()
     bad = dict(data, data={**data["data"], "path": str(tmp_path / "bad.csv")})
     (tmp_path / "bad.csv").write_text("image,caption\nimg/0.png,a red square\nimg/nope.png,a cat\n")
     with pytest.raises(ValueError, match=r"row 1 of bad.csv: image file .*nope.png does not exist"):
         train(validate_config(bad), "bad", quiet=True)
+
+
+@pytest.mark.parametrize("value", ["0", "-0.1", "150"])
+def test_temperature_outside_0_100_is_one_line_before_training(value, capsys):
+    assert main(["train", "clip-fashion-mnist", "--set", f"loss.temperature={value}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    expected = "a number in (0, 100]" if value == "150" else "a finite value > 0"
+    assert len(err) == 1 and f"loss.temperature = {value}: expected {expected}" in err[0]
+
+
+def test_fixed_temperature_is_not_logged_and_several_are_named():
+    from contrastkit.losses import CLIPLoss, InfoNCE
+    from contrastkit.train.trainer import learned_temperatures
+
+    assert learned_temperatures(CLIPLoss(0.07)) == {"temperature": pytest.approx(0.07)}
+    assert learned_temperatures(CLIPLoss(0.07, learnable_temperature=False)) == {}
+    both = torch.nn.ModuleList([CLIPLoss(0.07), CLIPLoss(0.5)])
+    assert learned_temperatures(both) == {"temperature/0.temperature": pytest.approx(0.07),
+                                          "temperature/1.temperature": pytest.approx(0.5)}
+    assert learned_temperatures(InfoNCE(0.1)) == {}

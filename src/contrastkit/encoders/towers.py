@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from .model import ContrastiveModel
@@ -46,7 +47,11 @@ class Towers(nn.Module):
         return self.towers[self.tower_name(field)]
 
     def forward(self, x, field: str | None = None) -> Tensor:
-        return self.tower(field)(x)
+        tower = self.tower(field)
+        if getattr(tower, "frozen", False):  # no graph is kept for a tower that never learns
+            with torch.no_grad():
+                return tower(x)
+        return tower(x)
 
     def embed(self, x, field: str | None = None) -> Tensor:
         return self.tower(field).embed(x)

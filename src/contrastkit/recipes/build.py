@@ -61,6 +61,10 @@ def build_objective(config: Config, section: Component, key: str) -> Objective:
                           "e.g. inputs = {{ query = \"anchor\", key = \"positive\" }}")
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not weight > 0:
         raise ConfigError(f"{key}.weight = {weight!r}: expected a number > 0")
+    temperature = options.get("temperature")
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool) and \
+            temperature > 100:  # flattens every softmax; tau <= 0 is the loss's own check
+        raise ConfigError(f"{key}.temperature = {temperature!r}: expected a number in (0, 100]")
     if config.scale.gather_distributed:  # local anchors against every rank's candidates
         cls = getattr(losses, section.name, None)
         if isinstance(cls, type) and not getattr(cls, "supports_gather_distributed", False):

@@ -118,6 +118,8 @@ def classification_task(path: str, text_column: str = "text", label_column: str 
 EVAL_TASKS.register("retrieval", retrieval_task, "queries -> documents: Recall@k, MRR@k, NDCG@k")
 EVAL_TASKS.register("sts", sts_task, "Spearman / Pearson of cos(sentence1, sentence2) with score")
 EVAL_TASKS.register("classification", classification_task, "kNN / linear probe on text + label")
+EVAL_TASKS.register("zero_shot", "contrastkit.recipes.zero_shot_task:ZeroShotTask",
+                   "class prompts -> nearest class per image (image-text runs; seen / unseen / all)")
 
 
 def build_tasks(tasks) -> list:

@@ -283,13 +283,14 @@ def read_corpus(path: str | Path) -> tuple[np.ndarray, list[str]]:
 def search(run_dir, query: str, corpus, k: int, device: torch.device, tower: str | None = None
            ) -> list[tuple[int, float, str]]:
     """Top-``k`` corpus rows by cosine similarity to ``query``: an image file (embedded with the
-    run's encoder, or ``tower``), the name of a corpus row, or a text for a text encoder. Returns
-    ``(row, similarity, name)`` triples."""
+    run's encoder, or ``tower``), the name of a corpus row, or a text for a text encoder. The
+    corpus is an embedding file or ``(vectors, names)`` (see :func:`.live_corpus.search_any`).
+    Returns ``(row, similarity, name)`` triples."""
     if k < 1:
         raise ValueError(f"--k: expected a positive int, got {k}")
     if not query.strip():
         raise ValueError("query: empty text (expected a file, a text or a corpus row name)")
-    vectors, names = read_corpus(corpus)
+    vectors, names = corpus if isinstance(corpus, tuple) else read_corpus(corpus)
     if Path(query).is_file():
         encoder, spec = load_tower(run_dir, device, tower)
         _, batches = input_batches(query, spec)
@@ -297,13 +298,13 @@ def search(run_dir, query: str, corpus, k: int, device: torch.device, tower: str
         vector = embed_all(encoder, images, device).numpy()[0]
     elif query in names and tower is None:
         vector = vectors[names.index(query)]
-    elif load_tower(run_dir, device, tower)[1].get("kind") == "text":  # the query is a text
-        encoder, _ = load_tower(run_dir, device, tower)
-        vector = embed_all(getattr(encoder, "embed", encoder), [query], device).numpy()[0]
     else:
-        raise ValueError(
-            f"query: {query!r} is neither an existing file nor a row name of {Path(corpus).name}"
-        )
+        encoder, spec = load_tower(run_dir, device, tower)
+        if spec.get("kind") != "text":
+            raise ValueError(
+                f"query: {query!r} is neither an existing file nor a row name of the corpus"
+            )
+        vector = embed_all(getattr(encoder, "embed", encoder), [query], device).numpy()[0]  # a text
     if vector.shape[0] != vectors.shape[1]:
         raise ValueError(
             f"--corpus: dimension {vectors.shape[1]} does not match the encoder's {vector.shape[0]}"

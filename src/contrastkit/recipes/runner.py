@@ -28,6 +28,7 @@ from .finish import finish, load_selected_model
 from .graph import graph_setup, is_graph_config
 from .result import RunResult
 from .splits import load_splits
+from .zero_shot_task import bind_tasks
 
 PERIODIC_METRICS = ("knn", "alignment", "uniformity", "effective_rank")  # the linear probe runs at the end
 
@@ -104,9 +105,11 @@ def run_data(config: Config, parts):
     bind_views(parts.views, splits.train)
 
     def evaluators():
-        evaluator = make_evaluator(config, splits.train, splits.test, parts.views, parts.tasks)
-        watched = None if splits.validation is None else \
-            make_evaluator(config, splits.train, splits.validation, parts.views, parts.tasks)
+        evaluator = make_evaluator(config, splits.train, splits.test, parts.views,
+                                   bind_tasks(parts.tasks, config, splits.test, "test"))
+        watched = None if splits.validation is None else make_evaluator(
+            config, splits.train, splits.validation, parts.views,
+            bind_tasks(parts.tasks, config, splits.validation, "validation"))
         return evaluator, watched
 
     return splits.train, evaluators

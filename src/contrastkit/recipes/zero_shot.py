@@ -1,5 +1,6 @@
 """Zero-shot table of a trained image-text run (recipe ``clip-fashion-mnist``): the run's image and
-text towers, restored from its newest checkpoint, classify the official Fashion-MNIST test images
+text towers, restored from its selected checkpoint (``selection.json``; else the newest), classify
+the official Fashion-MNIST test images
 from the class prompts of the run's ``[data.captions]`` table; the held-out classes are reported
 apart. Writes ``zero_shot.json`` and, in ``report/``, the confusion matrix and the top text-to-image
 hits of three prompts."""
@@ -13,6 +14,7 @@ import torch
 from ..data import CaptionSpec, fashion_mnist_captions
 from ..evaluate import ZeroShotEvaluator, confusion_matrix, zero_shot_predictions
 from ..evaluate.zero_shot import class_embeddings
+from ..report.table import SELECTION
 from ..train.checkpoint import load_checkpoint, model_state
 from ..train.config import ConfigError
 from ..train.embedding import embedding_function
@@ -36,7 +38,8 @@ def zero_shot_run(run_dir: str | Path, *, max_samples: int | None = None, figure
     test = fashion_mnist_captions(spec, "test", hold_out=False, root=options.get("root"),
                                   max_samples=max_samples)
     model = build_model(config, test)
-    tensors, _ = load_checkpoint(run.checkpoints)
+    record = run.read_json(run.path / SELECTION) or {}  # the selected checkpoint (else the newest)
+    tensors, _ = load_checkpoint(run.checkpoints, record.get("selected_step"))
     state = model_state(tensors)
     model.load_state_dict({k[len("model."):]: v for k, v in state.items() if k.startswith("model.")})
     image_fn, text_fn = embedding_function(model, torch.device("cpu")).for_pair("image", "text")
@@ -57,4 +60,8 @@ def zero_shot_run(run_dir: str | Path, *, max_samples: int | None = None, figure
         chosen = [spec.zero_shot_templates()[0].replace("{}", names[0]) for names in spec.names()]
         chosen = [chosen[c] for c in ([*evaluator.unseen_classes, 0, 3][:GRID_PROMPTS])]
         top_hits_grid(test.images, images, text_fn(chosen), chosen, out / "top_text_to_image.png")
+        if (out / "report.html").is_file():  # the run's report shows the two figures too
+            from ..report import write_report
+
+            write_report(run_dir)
     return metrics

@@ -13,6 +13,7 @@ from .._atomic import atomic_write_text
 from . import plots
 from .robustness import robustness_html, robustness_plot
 from .table import SELECTION, html_table, trained_columns
+from .two_tower import temperature_curve
 
 STYLE = (
     "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;color:#222}"
@@ -59,6 +60,16 @@ def make_plots(run_dir: Path, out: Path) -> dict[str, Path]:
         made["Embedding map"] = plots.embedding_map(
             data["embeddings"], data.get("labels"), out / "embedding_map.png"
         )
+    made["Learned temperature"] = None
+    for row in rows:  # the first learned temperature of the run (several objectives: `temperature/...`)
+        keys = sorted(k for k in row if k.startswith("temperature")) if row.get("kind") == "train" else []
+        if keys:
+            made["Learned temperature"] = temperature_curve(rows, out / "temperature.png", keys[0])
+            break
+    for title, name in (("Zero-shot confusion matrix", "zero_shot_confusion.png"),
+                        ("Top text-to-image hits", "top_text_to_image.png")):  # `contrastkit zero-shot`
+        if (out / name).is_file():
+            made[title] = out / name
     robustness = _read_json(run_dir / "robustness.json")
     if robustness:
         made["Robustness: accuracy under corruptions"] = robustness_plot(robustness, out / "robustness.png")

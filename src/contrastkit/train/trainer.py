@@ -275,6 +275,7 @@ class Trainer:
             }
             if self.last_logs["grad_norm"] is not None:
                 logs["grad_norm"] = self.last_logs["grad_norm"]
+            logs.update(learned_temperatures(self.loss))
             if main and (self.step % settings.log_every == 0 or self.step == self.total_steps):
                 self.run_dir.append_metrics(logs)
             for callback in callbacks:
@@ -317,3 +318,13 @@ def parameter_groups(model: nn.Module, loss: nn.Module, parameters: list) -> lis
     if rest:
         groups.append({"params": rest, "lr_scale": 1.0})
     return groups
+
+
+def learned_temperatures(loss: nn.Module) -> dict[str, float]:
+    """The current value of each learnable temperature of the loss(es): ``temperature`` for one,
+    ``temperature/<module path>`` for several (fixed temperatures are not logged)."""
+    found = {name: module.value for name, module in loss.named_modules()
+             if getattr(module, "learnable", False) and hasattr(module, "log_temperature")}
+    if len(found) == 1:
+        return {"temperature": next(iter(found.values()))}
+    return {f"temperature/{name}": value for name, value in found.items()}
