@@ -120,7 +120,8 @@ def _integer_codes(table) -> dict[str, np.ndarray]:
 
 
 def read_fields(path, fields: dict[str, str], *, image_size=(32, 32), channels: int = 3) -> FieldTable:
-    """Read the columns named in ``fields`` (``{field: column}``) of a jsonl / csv / tsv / parquet file."""
+    """Read the columns named in ``fields`` (``{field: column}``) of a jsonl / csv / tsv / parquet file,
+    or of a Hugging Face ``datasets`` folder written by ``save_to_disk`` (one split)."""
     path = Path(path)
     if not fields:
         raise ValueError("data.fields: expected a table mapping fields to columns, e.g. anchor = 'question'")

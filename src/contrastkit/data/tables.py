@@ -14,10 +14,19 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> dict[str, 
     ``.csv``/``.tsv`` a header row, ``.parquet`` is read with pyarrow. ``columns`` keeps only those
     (a missing one raises ``ValueError`` naming it and the available columns)."""
     path = Path(path)
-    if not path.is_file():
+    if path.is_dir() and (path / "dataset_dict.json").is_file():
+        splits = sorted(p.name for p in path.iterdir() if (p / "state.json").is_file())
+        raise ValueError(f"path: {path} holds the splits {splits}; point at one split's folder")
+    if path.is_dir() and (path / "state.json").is_file():
+        table = read_saved_dataset(path)
+        suffix = None
+    elif not path.is_file():
         raise ValueError(f"path: {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
+    else:
+        suffix = path.suffix.lower()
+    if suffix is None:
+        pass
+    elif suffix == ".jsonl":
         table = _read_jsonl(path)
     elif suffix in (".csv", ".tsv"):
         with open(path, newline="", encoding="utf-8") as handle:
@@ -36,6 +45,17 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> dict[str, 
             raise ValueError(f"columns: {missing} not in {path.name} (columns: {list(table)})")
         table = {c: table[c] for c in columns}
     return table
+
+
+def read_saved_dataset(path: Path) -> dict[str, list]:
+    """A Hugging Face ``datasets`` folder written by ``Dataset.save_to_disk`` (one split: a folder with
+    ``state.json``), as ``{column: list of values}``. Needs the optional ``datasets`` package."""
+    try:
+        import datasets
+    except ImportError:
+        raise ValueError(f"path: {path} is a Hugging Face datasets folder; reading it needs the "
+                         "`datasets` package (pip install datasets)") from None
+    return datasets.load_from_disk(str(path)).to_dict()
 
 
 def _read_jsonl(path: Path) -> dict[str, list]:
