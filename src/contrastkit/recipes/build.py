@@ -119,7 +119,7 @@ def build_components(config: Config) -> Components:
     return Components(views, objectives, view_fields, tasks=build_tasks(config.eval.tasks))
 
 
-PRETRAINED_ENCODERS = ("text",)  # encoders that load weights (a Hugging Face folder)
+PRETRAINED_ENCODERS = ("text", "minilm")  # encoders that load weights (a Hugging Face folder)
 
 
 def is_pretrained(config: Config) -> bool:

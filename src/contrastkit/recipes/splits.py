@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from ..data import train_test_split
-from ..train.config import Config
+from ..train.config import Config, ConfigError
 from .registry import DATA_SOURCES
 
 
@@ -37,6 +37,12 @@ def read_source(config: Config, path: str | None):
 def load_splits(config: Config) -> Splits:
     section, seed = config.data, config.run.seed
     data = read_source(config, section.path)
+    by_group = getattr(data, "held_out_splits", None)  # pairs: whole groups held out
+    if by_group is not None and section.test_path is None and section.validation_path is None:
+        try:
+            return Splits(*by_group(section.test_fraction, section.validation_fraction, seed))
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
     if section.test_path is not None:
         train, test = data, read_source(config, section.test_path)
         held_out = 0.0

@@ -42,12 +42,17 @@ class PairEvaluator:
             if field not in data.fields:
                 raise ValueError(f"eval: the held-out data has no field {field!r} "
                                  f"(fields: {list(data.fields)})")
-        rows = torch.arange(min(max_samples, len(data)))
-        batch = data.batch(rows)
         self.query, self.key, self.tasks = query, key, list(tasks)
-        self.queries, self.corpus = batch[query], batch[key]
-        ks = [k for k in (1, 10) if k <= len(rows)]
-        relevant = [[i] for i in range(len(rows))]
+        by_group = getattr(data, "retrieval_rows", None)  # pairs with groups: their own relevance
+        if by_group is not None and (query, key) == ("anchor", "positive"):
+            self.queries, self.corpus, relevant, self.paired = by_group(max_samples)
+        else:
+            rows = torch.arange(min(max_samples, len(data)))
+            batch = data.batch(rows)
+            self.queries, self.corpus = batch[query], batch[key]
+            relevant = [[i] for i in range(len(rows))]
+            self.paired = None  # the queries are the corpus' own rows
+        ks = [k for k in (1, 10) if k <= len(self.corpus)]
         self.retrieval = evaluate.RetrievalEvaluator(self.queries, self.corpus, relevant, ks=ks)
 
     def embed(self, embed_fn):
@@ -55,9 +60,17 @@ class PairEvaluator:
         query_fn, key_fn = pick(self.query, self.key) if pick else (embed_fn, embed_fn)
         return query_fn(self.queries), key_fn(self.corpus)
 
+    def paired_queries(self, embed_fn, q):
+        """The query embeddings row by row with the corpus (re-embedded when queries were de-duplicated)."""
+        if self.paired is None:
+            return q
+        pick = getattr(embed_fn, "for_pair", None)
+        return (pick(self.query, self.key)[0] if pick else embed_fn)(self.paired)
+
     def __call__(self, embed_fn, metrics=None) -> dict[str, float]:
         q, k = self.embed(embed_fn)
         results = self.retrieval.evaluate_embeddings(q, k)
+        q = self.paired_queries(embed_fn, q)
         if q.shape[1] == k.shape[1]:
             results["alignment"] = evaluate.alignment(q, k)
         results["uniformity"] = evaluate.uniformity(k)
@@ -67,4 +80,5 @@ class PairEvaluator:
 
     def analysis(self, embed_fn) -> dict[str, np.ndarray]:
         q, k = self.embed(embed_fn)
+        q = self.paired_queries(embed_fn, q)
         return {"embeddings": k.numpy(), "view1": q.numpy(), "view2": k.numpy()}
