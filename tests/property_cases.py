@@ -323,6 +323,19 @@ EVALUATIONS = {
               _bounded(0, 1)),
     "anomaly_auroc": (lambda x, y, lab, c: evaluate.anomaly_auroc(x, y, lab, k=1),
                       ("train_x", "test_x", "test_labels", "k"), _bounded(0, 1)),
+    "knn_anomaly_scores": (lambda x, y, lab, c: evaluate.knn_anomaly_scores(x, y, k=1),
+                           ("train_x", "test_x", "k"),
+                           lambda v: ((v >= -1e-6) & (v <= 2 + 1e-6)).all()),
+    "one_class_auroc": (lambda x, y, lab, c: evaluate.one_class_auroc(x, lab, y, lab, k=1),
+                        ("train_x", "train_y", "test_x", "test_y", "k"),
+                        lambda v: all(0 <= m <= 1 + 1e-9 for m in v.values())),
+    "zero_shot_predictions": (lambda x, y, lab, c: evaluate.zero_shot_predictions(x, y),
+                              ("image_embeddings", "class_embeddings"),
+                              lambda v: ((v >= 0) & (v < max(1, len(v)))).all()),
+    "zero_shot_metrics": (lambda x, y, lab, c: evaluate.zero_shot_metrics(
+        x, lab, y, lab, 2, ks=(1,), ndcg_k=1), ("image_embeddings", "labels", "prompt_embeddings",
+                                                "prompt_classes", "num_classes", "ks", "ndcg_k"),
+        lambda v: all(0 <= m <= 1 + 1e-9 for m in v.values())),
 }
 
 
