@@ -75,5 +75,6 @@ def test_every_public_loss_and_evaluation_function_is_covered():
     assert exported <= covered, exported - covered
     functions = {"alignment", "uniformity", "effective_rank", "anisotropy", "singular_values",
                  "knn_accuracy", "nearest_class_mean_probe", "sts_spearman", "sts_pearson",
-                 "pair_cosines", "retrieval_metrics", "recommendation_metrics", "auroc", "anomaly_auroc"}
+                 "pair_cosines", "retrieval_metrics", "recommendation_metrics", "auroc", "anomaly_auroc",
+                 "knn_anomaly_scores", "one_class_auroc", "zero_shot_predictions", "zero_shot_metrics"}
     assert functions <= set(EVALUATIONS) and functions <= set(evaluate.__all__)

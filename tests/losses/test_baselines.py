@@ -168,3 +168,25 @@ def test_bad_input_names_the_argument(loss, a, b, name):
 def test_one_row_has_no_batch_statistics(loss):
     with pytest.raises(ValueError, match="z1"):
         loss(randn(1, 3), randn(1, 3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_negative_cosine_of_huge_rows_is_finite(dtype):
+    # rows with norms near 1e30 overflowed the norm product in float32 and gave NaN
+    p = (randn(4, 3, seed=1) * 1e30).to(dtype).requires_grad_(True)
+    z = (randn(4, 3, seed=2) * 1e30).to(dtype)
+    value = NegativeCosine()(p, z)
+    expected = NegativeCosine()(p.detach().double() / 1e30, z.double() / 1e30)
+    assert torch.isfinite(value) and abs(float(value.detach()) - float(expected)) < 1e-2
+    (grad,) = torch.autograd.grad(value, p)
+    assert torch.isfinite(grad.double()).all()
+
+
+@pytest.mark.parametrize("dtypes", [(torch.float32, torch.float32), (torch.float64, torch.float32)])
+def test_vicreg_refuses_entries_whose_covariance_overflows(dtypes):
+    # rows of norm ~1e30 gave NaN in float32, and an inf gradient for a float32 view next to float64
+    z1, z2 = (randn(8, 3, seed=1) * 1e30).to(dtypes[0]), (randn(8, 3, seed=2) * 1e30).to(dtypes[1])
+    with pytest.raises(ValueError, match=r"^z1: entries up to .* overflow VICReg"):
+        VICReg()(z1, z2)
+    small = VICReg()(randn(8, 3, seed=1).to(dtypes[0]) * 1e6, randn(8, 3, seed=2).to(dtypes[1]) * 1e6)
+    assert torch.isfinite(small)

@@ -93,3 +93,11 @@ def test_bad_input_names_the_argument(pos, neg, masks, name):
 def test_bad_options(kwargs, name):
     with pytest.raises(ValueError, match=name):
         CPL(**kwargs)
+
+
+def test_an_overflowing_scaled_difference_raises_instead_of_inf():
+    # float32 log-probabilities near -1e30 times a large alpha gave an inf loss
+    pos = (log_probs(65, 1, seed=1) * 1e30).float()
+    neg = (log_probs(65, 1, seed=2) * 1e30).float()
+    with pytest.raises(ValueError, match=r"^preferred, rejected: alpha times"):
+        CPL(alpha=1e9)(pos, neg)

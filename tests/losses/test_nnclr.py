@@ -92,3 +92,9 @@ def test_bad_inputs():
         loss(randn(4, 3), randn(5, 3))
     with pytest.raises(ValueError, match="p2"):
         loss(randn(4, 3), randn(4, 3), randn(4, 3), randn(3, 3))
+
+
+def test_one_instance_raises_instead_of_a_silent_zero():
+    # issue 14 item 3: with N = 1 there is no negative; the loss used to return 0.0 with zero gradient
+    with pytest.raises(ValueError, match=r"^z1: expected at least 2"):
+        NNCLR(dim=4, support_size=8)(randn(1, 4, seed=1), randn(1, 4, seed=2))

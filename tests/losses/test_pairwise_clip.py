@@ -143,3 +143,9 @@ def test_training_three_towers_aligns_every_pair(one_thread):
     after = recall_at_1()
     assert max(before) < 0.05
     assert min(after) > 0.25, after  # chance is 1/512 = 0.002
+
+
+def test_one_instance_names_the_modality():
+    # the pair loss used to raise "a: expected at least 2 instances", naming no argument of PairwiseCLIP
+    with pytest.raises(ValueError, match=r"^modalities\[0\]: expected at least 2 instances"):
+        PairwiseCLIP()([randn(1, 4, seed=i) for i in range(3)])

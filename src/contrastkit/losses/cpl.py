@@ -86,9 +86,12 @@ class CPL(nn.Module):
         logit = self.alpha * (self.discounted_sum(pos.to(dtype), pos_mask)
                               - self.lam * self.discounted_sum(neg.to(dtype), neg_mask))
         per = F.softplus(-logit)
-        if self.reduction == "mean":
-            return per.mean()
-        return per.sum() if self.reduction == "sum" else per
+        if self.reduction != "none":
+            per = per.mean() if self.reduction == "mean" else per.sum()
+        if not bool(torch.isfinite(logit).all() and torch.isfinite(per).all()):
+            raise ValueError(f"preferred, rejected: alpha times the log-likelihood difference overflows "
+                             f"{dtype} (alpha={self.alpha:g}); scale the log-probabilities or alpha down")
+        return per
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha:g}, gamma={self.gamma:g}, lam={self.lam:g}"

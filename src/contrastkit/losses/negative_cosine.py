@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import Tensor, nn
 
 from ..engine import accumulation_dtype
@@ -52,6 +53,9 @@ class NegativeCosine(nn.Module):
         z = target.to(p.dtype)
         if self.stop_gradient:
             z = z.detach()
+        # cosine is scale-free: divide by each row's largest entry first so huge norms cannot overflow
+        p = p / p.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
+        z = z / z.abs().amax(dim=1, keepdim=True).clamp_min(torch.finfo(p.dtype).tiny)
         norms = p.norm(dim=1).clamp_min(NORM_EPS) * z.norm(dim=1).clamp_min(NORM_EPS)
         per_row = -(p * z).sum(dim=1) / norms
         if self.reduction == "mean":

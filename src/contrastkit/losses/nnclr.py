@@ -73,7 +73,7 @@ class NNCLR(ContrastiveLoss):
 
     def forward(self, z1: Tensor, z2: Tensor, p1: Tensor | None = None, p2: Tensor | None = None, *,
                 update: bool = True) -> Tensor:
-        u, v = prepare_two_views(self, z1, z2, min_rows=1)
+        u, v = prepare_two_views(self, z1, z2)
         q1 = u if p1 is None else self.prepare("p1", p1)
         q2 = v if p2 is None else self.prepare("p2", p2)
         for name, p in (("p1", q1), ("p2", q2)):

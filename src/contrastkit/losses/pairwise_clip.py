@@ -77,6 +77,9 @@ class PairwiseCLIP(nn.Module):
         for name, x in zip(names, tensors):
             check_embeddings(name, x)
             check_same_shape(names[0], tensors[0], name, x)
+        if tensors[0].shape[0] < 2:
+            raise ValueError(f"{names[0]}: expected at least 2 instances (the loss needs negatives), "
+                             f"got {tensors[0].shape[0]}")
         total = None
         for index, (a, b) in enumerate(self.pairs(len(tensors))):
             loss = self.pair_losses[index % len(self.pair_losses)]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -62,6 +65,16 @@ class VICReg(nn.Module):
         self.gather_distributed = bool(gather_distributed)
 
     def forward(self, z1: Tensor, z2: Tensor) -> Tensor:
+        # the covariance term grows as |z|^4 and its gradient as |z|^3: refuse entries whose square of
+        # the squared covariance would overflow the inputs' dtype, not return inf/NaN (issue 14)
+        floats = [z for z in (z1, z2) if isinstance(z, Tensor) and z.is_floating_point()]
+        for name, z in (("z1", z1), ("z2", z2)):
+            if isinstance(z, Tensor) and z.is_floating_point() and z.numel():
+                limit = min(torch.finfo(x.dtype).max for x in floats) ** 0.25 / 16
+                largest = float(z.detach().abs().max())
+                if math.isfinite(largest) and largest > limit:
+                    raise ValueError(f"{name}: entries up to {largest:.3g} overflow VICReg's squared "
+                                     f"covariance in {z.dtype} (keep them below {limit:.3g})")
         a, b = two_batches(z1, z2, self.gather_distributed)
         invariance = (a - b).pow(2).mean()
         variance = 0.5 * (variance_term(a, self.eps) + variance_term(b, self.eps))
