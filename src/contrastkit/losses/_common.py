@@ -64,8 +64,9 @@ def reduce(per_anchor: Tensor, reduction: str) -> Tensor:
 
 
 def normalize(x: Tensor, enabled: bool = True) -> Tensor:
-    """``x / max(||x||_2, 1e-12)`` along the last dimension (FORMULAS.md section 0), computed in
-    float32 (float64 stays float64) so that half-precision inputs lose nothing before the engine.
+    """``x / max(||x||_2, 1e-12)`` along the last dimension (docs/formulas.md, Normalisation),
+    computed in float32 (float64 stays float64) so that half-precision inputs lose nothing before
+    the engine.
     Rows whose largest entry exceeds 1 are first divided by it (a detached constant: the result
     and its gradient are unchanged) so that ``||x||^2`` cannot overflow to inf and give 0."""
     x = x.to(accumulation_dtype(x))

@@ -21,7 +21,7 @@ class CLAN(nn.Module):
     r"""Contrastive Learning using Augmented Negatives (Wilkie, Hindy, Tachtatzis & Atkinson,
     2025, "Contrastive Self-Supervised Network Intrusion Detection Using Augmented Negative Pairs",
     IEEE CSR 2025, pp. 206-213, arXiv:2509.06550), as the official code (jackwilkie/CLAN
-    ``loss/clan_loss.py``); the paper text was not re-read (FORMULAS.md 13.12).
+    ``loss/clan_loss.py``); the paper text was not re-read (docs/formulas.md, CLAN).
 
     .. math::
         \mathcal{L} = \alpha\,\frac{\sum_{i,j} d(z_i, z_j)^p}{|S| + \epsilon}

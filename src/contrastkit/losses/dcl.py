@@ -1,6 +1,6 @@
 """Decoupled contrastive learning (DCL) and its von Mises-Fisher weighted form (DCLW).
 
-Reference points (FORMULAS.md section 1): no code from the authors exists; lightly's ``DCLLoss`` /
+Reference points (docs/formulas.md, DCL): no code from the authors exists; lightly's ``DCLLoss`` /
 ``DCLWLoss`` and raminnakhli/Decoupled-Contrastive-Learning are the public implementations. Both
 compute the same per-anchor terms; they differ in the reduction (lightly averages the two directions,
 raminnakhli adds them) and in whether the DCLW weight carries gradient (lightly detaches it,

@@ -1,9 +1,9 @@
 """Debiased contrastive loss (Chuang et al., 2020) and hard-negative HCL (Robinson et al., 2021).
 
-Both are the official SimCLR estimators of FORMULAS.md section 5 over the 2N-anchor layout, with the
-``Nn * e^{-1/t}`` floor, computed in log space from the engine's tilted negative log-sum-exps, so no
-``exp`` of a logit is ever formed and large ``beta / t`` cannot overflow. No stop-gradient: the
-importance weights carry gradient, as in the official code.
+Both are the official SimCLR estimators (docs/formulas.md, Debiased and hard-negative) over the
+2N-anchor layout, with the ``Nn * e^{-1/t}`` floor, computed in log space from the engine's tilted
+negative log-sum-exps, so no ``exp`` of a logit is ever formed and large ``beta / t`` cannot
+overflow. No stop-gradient: the importance weights carry gradient, as in the official code.
 """
 
 from __future__ import annotations

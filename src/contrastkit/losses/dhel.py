@@ -32,7 +32,7 @@ class DHEL(ContrastiveLoss):
     is the second view's energy; ``include_augs=False`` drops it. One direction (anchors are the
     rows of ``z1``), mean over the N anchors. This follows the official code (pakoromilas/DHEL-KCL,
     ``DHEL``, default ``include_augs=True``); whether the paper's displayed equation includes the
-    second view's energy was not verified (FORMULAS.md 13.3).
+    second view's energy was not verified (docs/formulas.md, Open points).
 
     Args:
         temperature: :math:`\tau > 0` (default 0.3, the official class default).
@@ -87,7 +87,7 @@ def check_no_coincidence(squared_distance: Tensor, scale: Tensor, what) -> None:
 
 
 # Each kernel as (energy of one pair, alignment of one positive pair), functions of the squared
-# Euclidean distance r2 and the kernel parameter t; FORMULAS.md 2a and the official utils.py.
+# Euclidean distance r2 and the kernel parameter t; docs/formulas.md, DHEL and KCL, and the official utils.py.
 KERNELS = {
     "gaussian": (lambda r2, t: torch.exp(-t * r2), lambda r2, t: torch.exp(-t * r2)),
     "log": (lambda r2, t: -0.5 * torch.log1p(t * r2), lambda r2, t: -torch.log1p(t * r2)),

@@ -49,7 +49,8 @@ class LightGCLContrastive(ContrastiveLoss):
     ``1e-8`` is added inside the log (applied here as a log-add-exp with :math:`\log 10^{-8}`).
     Repeated batch ids count once per occurrence (the official item batch is ``pos ++ neg``).
     The ICLR submission's code (``old_setting/``: per-layer InfoNCE between normalised, projected
-    views with in-batch negatives) and the paper's equations differ from this; see FORMULAS.md 10.
+    views with in-batch negatives) and the paper's equations differ from this; see
+    docs/formulas.md, LightGCL.
 
     Args:
         temperature: :math:`\tau > 0` (default 0.2, the official ``parser.py`` default).

@@ -1,9 +1,9 @@
 r"""Mean-shifted contrastive loss for anomaly detection (Reiss & Hoshen, AAAI 2023, arXiv:2106.03844).
 
-Recipe of the official code (talreiss/Mean-Shifted-Anomaly-Detection, FORMULAS.md section 4): the
-features :math:`\phi(x)` of a pretrained encoder are L2-normalised; the center :math:`c` is the mean
-feature of the normal training set, computed once with the initial network and then held fixed;
-training minimises :class:`MeanShifted` on two augmentations of normal images.
+Recipe of the official code (talreiss/Mean-Shifted-Anomaly-Detection; docs/formulas.md,
+Mean-shifted): the features :math:`\phi(x)` of a pretrained encoder are L2-normalised; the center
+:math:`c` is the mean feature of the normal training set, computed once with the initial network
+and then held fixed; training minimises :class:`MeanShifted` on two augmentations of normal images.
 
 Anomaly score (evaluation, not part of the loss): kNN on the **un-shifted** normalised features of
 the normal training set, ``k = 2``,
