@@ -1,4 +1,4 @@
-"""CLAN against a per-pair loop written from FORMULAS.md 12b (the official code's estimator)."""
+"""CLAN against a per-pair loop written from docs/formulas.md, CLAN (the official code's estimator)."""
 
 import pytest
 import torch

@@ -1,5 +1,5 @@
 """Debiased (Chuang et al., 2020) and HCL (Robinson et al., 2021) against the official SimCLR
-estimator written out per anchor with plain exp/log (FORMULAS.md section 5)."""
+estimator written out per anchor with plain exp/log (docs/formulas.md, Debiased and hard-negative)."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""DHEL and KCL against per-anchor / per-pair loops written from FORMULAS.md 2a."""
+"""DHEL and KCL against per-anchor / per-pair loops written from docs/formulas.md (DHEL and KCL)."""
 
 import math
 
@@ -32,7 +32,7 @@ def ref_dhel(z1, z2, tau, include_augs=True):
 
 def ref_kernel(kernel, r, t, role):
     """One kernel value at Euclidean distance r (role: 'energy' or 'align'), from the official
-    utils.py formulas as listed in FORMULAS.md 2a and the KCL docstring."""
+    utils.py formulas as listed in docs/formulas.md (DHEL and KCL) and the KCL docstring."""
     if kernel == "gaussian_riesz":
         kernel = "riesz" if role == "energy" else "gaussian_fixed"
     if kernel == "gaussian":
@@ -142,7 +142,8 @@ def test_bad_hyper_parameters():
 
 
 def test_dhel_equals_mvdhel_with_two_views():
-    # FORMULAS.md 2b: with V = 2, MV-DHEL is DHEL with include_augs=True (the numerator's single
+    # docs/formulas.md (MV-InfoNCE and MV-DHEL): with V = 2, MV-DHEL is DHEL with include_augs=True
+    # (the numerator's single
     # unordered pair is the positive, the product holds both same-view energies).
     from contrastkit.losses import MVDHEL
 

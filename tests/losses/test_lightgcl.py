@@ -1,4 +1,5 @@
-"""LightGCLContrastive and bpr_loss against loops written from FORMULAS.md 10 (current official code)."""
+"""LightGCLContrastive and bpr_loss against loops written from docs/formulas.md, LightGCL
+(current official code)."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""MACL against a per-anchor loop written from FORMULAS.md 6, and against lightly's MACLLoss.
+"""MACL against a per-anchor loop written from the MACL paper (arXiv:2207.07874) and its official code,
+and against lightly's MACLLoss.
 
 ``torch.autograd.gradcheck`` does not apply: A (hence tau_A) and V are stop-gradient quantities, so
 finite differences see their change while the analytic gradient (by design) does not. The

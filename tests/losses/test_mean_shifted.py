@@ -1,5 +1,5 @@
 """Mean-shifted contrastive loss (Reiss & Hoshen, 2023) against a per-anchor loop written from the
-official code (FORMULAS.md section 4), and the center helper."""
+official code (docs/formulas.md, Mean-shifted), and the center helper."""
 
 import math
 

@@ -1,5 +1,6 @@
 """MV-InfoNCE, MV-DHEL and Poly-View against per-instance loops over plain exp matrices written from
-the official code / pseudo-code (FORMULAS.md sections 2-3); V = 2 against DHEL and NT-Xent."""
+the official code / pseudo-code (docs/formulas.md, MV-InfoNCE and PolyView); V = 2 against DHEL
+and NT-Xent."""
 
 import math
 

@@ -1,4 +1,5 @@
-"""SupervisedSimCSE against a per-anchor loop written from FORMULAS.md 9 (supervised form)."""
+"""SupervisedSimCSE against a per-anchor loop written from the SimCSE paper, arXiv:2104.08821
+(supervised form)."""
 
 import math
 

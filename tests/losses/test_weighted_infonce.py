@@ -1,4 +1,4 @@
-"""WeightedInfoNCE (GCL) against a per-anchor loop written from FORMULAS.md 11."""
+"""WeightedInfoNCE (GCL) against a per-anchor loop written from the GCL paper, arXiv:2404.08535."""
 
 import math
 
