@@ -146,13 +146,9 @@ LOSSES = {
     "ClusterNS": (lambda c: losses.ClusterNS(2, c.temperature), _two, ("anchor", "positive"), True, True),
     "DCLR": (lambda c: losses.DCLR(c.temperature, num_noise=4,
                                    generator=torch.Generator().manual_seed(c.seed)),
-             # NOT engine-compared yet: an open disagreement. At d=1, N=1, temperature 2.3e6 the two
-             # engines draw the same noise, but the reference excludes 2 candidates by phi (log 3)
-             # and streaming none (log 5); at temperature 1 both give log 3. InfoNCE with
-             # false_negative_threshold disagrees the same way from temperature 1e7: the streaming
-             # ceiling (engine/false_negatives.py, apply) compares exp(logit - shift) with
-             # exp(ceiling - shift), equal in float32 once scaled scores differ by < ~1e-7.
-             _two, ("anchor", "positive"), True, False),
+             # engine-compared since the streaming ceiling reads the logits, not their exp (it lost
+             # exclusions at temperatures >= ~1e6 when exp(logit - shift) rounded equal in float32)
+             _two, ("anchor", "positive"), True, True),
     "MoCoHNF": (lambda c: losses.MoCoHNF(c.temperature, top_k=2),
                 lambda c, g: (*_two(c, g), c.rows(5, 1, g)), ("query", "key", "queue"), True, True),
     "NNCLR": (lambda c: losses.NNCLR(c.d, support_size=4, temperature=c.temperature), _two, ("z1", "z2"),

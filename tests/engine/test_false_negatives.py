@@ -233,3 +233,20 @@ def test_fast_tiles_take_the_ceiling_from_any_positive_tilt(tilts, rules):
                                 backend=backend, tile_size=4) for backend in ("streaming", "reference"))
     assert_close(got.lse_neg, ref.lse_neg)
     assert torch.equal(got.fn_count, ref.fn_count) and ref.fn_count.sum() > 0
+
+
+@pytest.mark.parametrize("temperature", [1e6, 1e7, 1e9])
+def test_exclusions_survive_very_high_temperatures(temperature):
+    """At tau >= ~1e6 the scaled scores differ by < 1e-6: their float32 exponentials round equal, so
+    the streaming ceiling must compare logits (it once dropped every exclusion there)."""
+    from contrastkit.losses import InfoNCE
+
+    generator = torch.Generator().manual_seed(0)
+    q, k = torch.randn(8, 4, generator=generator), torch.randn(8, 4, generator=generator)
+    got = {}
+    for backend in ("reference", "streaming"):
+        loss = InfoNCE(temperature=temperature, false_negative_threshold=0.3, backend=backend)
+        got[backend] = (float(loss(q, k)), int(loss.false_negative_count))
+    assert got["reference"][1] > 0
+    assert got["streaming"][1] == got["reference"][1]
+    assert math.isclose(got["streaming"][0], got["reference"][0], rel_tol=1e-5)

@@ -63,20 +63,28 @@ class ShiftedOperands:
         c = torch.cat([c, torch.ones(c.shape[0], 1, dtype=c.dtype, device=c.device)], 1)
         return torch.mm(self._row_block(gamma, shift, r0, r1), c.T, out=out)
 
-    def tile_exps(self, gammas: list[float], bounds: tuple[int, int, int, int], buffers: TileBuffers):
+    def tile_exps(self, gammas: list[float], bounds: tuple[int, int, int, int], buffers: TileBuffers,
+                  ceiling=None):
         """Yield ``(g, exp(g * s_tile - shift(g)))`` for every tilt, with one matmul for them all
         (several tilts share the scaled logits, kept in buffer 2). Each result lives in buffer 0
-        until the next one is produced."""
+        until the next one is produced. ``ceiling`` (a :class:`~.false_negatives.CeilingTile`) takes
+        its mask from the shifted logits before the ``exp``, where float32 still tells them apart."""
         r0, r1, c0, c1 = bounds
         out = buffers.get(0, r1 - r0, c1 - c0)
         if not gammas:
             return
         if len(gammas) == 1:
-            yield gammas[0], self._product(gammas[0], self.shift_of(gammas[0]), bounds, out).exp_()
+            logits = self._product(gammas[0], self.shift_of(gammas[0]), bounds, out)
+            if ceiling is not None:
+                ceiling.mark(logits, gammas[0])
+            yield gammas[0], logits.exp_()
             return
         base = self._product(1.0, 0.0, bounds, buffers.get(2, r1 - r0, c1 - c0))  # scale * s
         for gamma in gammas:
-            yield gamma, torch.mul(base, gamma, out=out).sub_(self.shift_of(gamma)).exp_()
+            logits = torch.mul(base, gamma, out=out).sub_(self.shift_of(gamma))
+            if ceiling is not None:
+                ceiling.mark(logits, gamma)
+            yield gamma, logits.exp_()
 
 
 def _zero(e: Tensor, coords: tuple[Tensor, Tensor] | None) -> None:
@@ -90,7 +98,7 @@ def plain_forward(ops: ShiftedOperands, bounds: tuple[int, int, int, int], sides
     or a :class:`SparseTile` whose excluded pairs, then positives, are zeroed in place (``kept``
     contains ``neg``, so the ``kept`` sums are taken first). ``ceiling``: a
     :class:`~.false_negatives.CeilingTile` (rule 6) or ``None``."""
-    for gamma, e in ops.tile_exps(plain_gammas(sides), bounds, buffers):
+    for gamma, e in ops.tile_exps(plain_gammas(sides), bounds, buffers, ceiling):
         if sparse is not None:
             _zero(e, sparse.excluded)
             if sparse.id_excluded is not None:
@@ -134,7 +142,7 @@ def plain_gradient(ops: ShiftedOperands, bounds: tuple[int, int, int, int], side
     rows, cols = r1 - r0, c1 - c0
     total = None
     gammas = [g for g in plain_gammas(sides) if _coefficients(sides, g, ("kept", "neg"))]
-    for gamma, e in ops.tile_exps(gammas, bounds, buffers):
+    for gamma, e in ops.tile_exps(gammas, bounds, buffers, ceiling):
         coef = _coefficients(sides, gamma, ("kept", "neg"))
         positive = None if sparse is None else sparse.positive
         if sparse is not None:

@@ -124,17 +124,29 @@ class CeilingTile:
         self.scaled_ceiling, self.shift_of, self.sparse = scaled_ceiling, shift_of, sparse
         self.above: Tensor | None = None
 
+    def mark(self, logits: Tensor, gamma: float) -> None:
+        """Take the mask from the tile's shifted logits ``g * s - shift(g)`` (once, from the first tilt):
+        comparing logits rather than their ``exp`` keeps pairs apart that round to the same float32
+        exponential (scaled scores within ~1e-7 of each other, e.g. at very high temperatures)."""
+        if self.above is None:
+            threshold = (gamma * self.scaled_ceiling - self.shift_of(gamma)).to(logits.dtype)
+            self._keep_only_negatives(logits > threshold.unsqueeze(1))
+
+    def _keep_only_negatives(self, above: Tensor) -> None:
+        for coords in (None if self.sparse is None else self.sparse.positive,
+                       None if self.sparse is None else self.sparse.excluded):
+            if coords is not None:
+                above[coords] = False
+        if self.sparse is not None and self.sparse.id_excluded is not None:
+            above &= ~self.sparse.id_excluded
+        self.above = above
+
     def apply(self, e: Tensor, gamma: float) -> None:
-        """Zero the excluded pairs of ``e`` (the tile's exponentials for tilt ``gamma``) in place."""
+        """Zero the excluded pairs of ``e`` (the tile's exponentials for tilt ``gamma``) in place; the
+        mask comes from :meth:`mark` when the logits were seen, else from the exponentials."""
         if self.above is None:
             threshold = torch.exp(gamma * self.scaled_ceiling - self.shift_of(gamma)).to(e.dtype)
-            self.above = e > threshold.unsqueeze(1)
-            for coords in (None if self.sparse is None else self.sparse.positive,
-                           None if self.sparse is None else self.sparse.excluded):
-                if coords is not None:
-                    self.above[coords] = False
-            if self.sparse is not None and self.sparse.id_excluded is not None:
-                self.above &= ~self.sparse.id_excluded
+            self._keep_only_negatives(e > threshold.unsqueeze(1))
         e.masked_fill_(self.above, 0.0)
 
     def counts(self) -> Tensor | None:
