@@ -124,7 +124,8 @@ def main(argv=None):
         cells = [f"{summary[k][n][0]:.3f} +- {summary[k][n][1]:.3f}" for n in ("base", "fine_tuned")]
         print(f"| {k} | {cells[0]} | {cells[1]} | {runs[0]['steps']} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"args": {k: str(v) for k, v in vars(args).items()}, "classes": classes,
+    settings = {k: str(v) for k, v in vars(args).items() if k != "out"}  # no machine paths in results
+    args.out.write_text(json.dumps({"args": settings, "classes": classes,
                                     "runs": results, "summary": summary}, indent=2) + "\n")
 
 
