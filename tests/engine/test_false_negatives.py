@@ -16,7 +16,7 @@ from contrastkit.engine import (
 )
 from contrastkit.engine.false_negatives import positive_scores
 from tests.engine.test_reference import random_structure
-from tests.engine.test_streaming import SETTINGS, assert_parity, weighted_sum
+from tests.engine.test_streaming import SETTINGS, assert_parity, statistics_on_both_backends
 from tests.helpers import assert_close, randn, unit
 
 ROW_WANT = ("lse_all", "lse_neg", "pos_sum", "pos_count", "pos_lse", "pair_sum", "fn_count")
@@ -143,17 +143,7 @@ def run_both(p, dtype):
     structure = random_structure(n, m, seed, **p["rules"])
     ceiling = false_negative_ceiling(a, c, structure, margin=p["margin"], threshold=p["threshold"])
     structure = with_ceiling(structure, ceiling)
-    leaves = [x for x in (a, c, rn, scale, bias) if x is not None]
-    results = {}
-    for backend in ("reference", "streaming"):
-        stats = pair_statistics(a, c, structure, p["want"], scale=scale, tilts=p["tilts"], bias=bias,
-                                row_negatives=rn, backend=backend, tile_size=p["tile"])
-        loss = weighted_sum(stats, seed)
-        differentiable = isinstance(loss, torch.Tensor) and loss.requires_grad
-        grads = torch.autograd.grad(loss, leaves, allow_unused=True) if differentiable \
-            else [None] * len(leaves)
-        results[backend] = stats.as_dict(), grads
-    return results
+    return statistics_on_both_backends(p, a, c, rn, scale, bias, structure)
 
 
 @settings(max_examples=120, **SETTINGS)

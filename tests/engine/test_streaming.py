@@ -67,12 +67,18 @@ def run_both(p, dtype, scale_grad=True):
     scale = torch.tensor(p["scale"], dtype=dtype, requires_grad=scale_grad)
     bias = None if p["bias"] is None else torch.tensor(p["bias"], dtype=dtype, requires_grad=True)
     structure = random_structure(n, m, seed, **p["rules"])
+    return statistics_on_both_backends(p, a, c, rn, scale, bias, structure)
+
+
+def statistics_on_both_backends(p, a, c, rn, scale, bias, structure) -> dict:
+    """``{backend: (statistics, gradients of a seeded weighted sum w.r.t. the inputs that need
+    them)}`` for the reference and streaming backends on one drawn problem ``p``."""
     leaves = [x for x in (a, c, rn, scale, bias) if x is not None and x.requires_grad]
     results = {}
     for backend in ("reference", "streaming"):
         stats = pair_statistics(a, c, structure, p["want"], scale=scale, tilts=p["tilts"], bias=bias,
                                 row_negatives=rn, backend=backend, tile_size=p["tile"])
-        loss = weighted_sum(stats, seed)
+        loss = weighted_sum(stats, p["seed"])
         differentiable = isinstance(loss, torch.Tensor) and loss.requires_grad
         grads = torch.autograd.grad(loss, leaves, allow_unused=True) if differentiable \
             else [None] * len(leaves)

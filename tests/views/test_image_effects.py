@@ -10,17 +10,9 @@ import torch
 
 from contrastkit.views import ImageViews
 from contrastkit.views import image as image_module
+from tests.views.test_image_views import IDENTITY
 
-OFF = {
-    "crop_scale": (1.0, 1.0),
-    "crop_ratio": (1.0, 1.0),
-    "max_rotation": 0.0,
-    "flip_prob": 0.0,
-    "brightness": 0.0,
-    "contrast": 0.0,
-    "noise_std": 0.0,
-    "erase_prob": 0.0,
-}
+OFF = IDENTITY  # every augmentation off
 SIZE = 33  # odd: the centre pixel sits on the rotation centre
 
 
