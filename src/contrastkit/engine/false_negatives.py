@@ -109,10 +109,11 @@ def exclude_above_ceiling(masks: tuple[Tensor, Tensor], logits: Tensor, ceiling:
 
 
 class CeilingTile:
-    """Rule 6 on the fast tile path, where a tile arrives as ``e = exp(g * s - shift(g))`` rather than
-    as logits: ``s_ij > scale * ceiling_i`` iff ``e_ij > exp(g * scale * ceiling_i - shift(g))`` for a
-    tilt ``g > 0``. The mask is taken from the first tilt seen and reused for the others; positives
-    and already-excluded pairs of a sparse tile are never counted.
+    """Rule 6 on the fast tile path: :meth:`mark` sees the tile's shifted logits ``g * s - shift(g)``
+    before their ``exp`` (``s_ij > scale * ceiling_i`` iff the logit exceeds ``g * scale * ceiling_i -
+    shift(g)`` for a tilt ``g > 0``), :meth:`apply` zeroes the marked pairs of ``e = exp(...)``. The
+    mask is taken from the first tilt seen and reused for the others; positives and already-excluded
+    pairs of a sparse tile are never counted.
 
     Args:
         scaled_ceiling: ``scale * ceiling`` of the tile's rows.
@@ -128,11 +129,10 @@ class CeilingTile:
         """Take the mask from the tile's shifted logits ``g * s - shift(g)`` (once, from the first tilt):
         comparing logits rather than their ``exp`` keeps pairs apart that round to the same float32
         exponential (scaled scores within ~1e-7 of each other, e.g. at very high temperatures)."""
-        if self.above is None:
-            threshold = (gamma * self.scaled_ceiling - self.shift_of(gamma)).to(logits.dtype)
-            self._keep_only_negatives(logits > threshold.unsqueeze(1))
-
-    def _keep_only_negatives(self, above: Tensor) -> None:
+        if self.above is not None:
+            return
+        threshold = (gamma * self.scaled_ceiling - self.shift_of(gamma)).to(logits.dtype)
+        above = logits > threshold.unsqueeze(1)
         for coords in (None if self.sparse is None else self.sparse.positive,
                        None if self.sparse is None else self.sparse.excluded):
             if coords is not None:
@@ -142,11 +142,8 @@ class CeilingTile:
         self.above = above
 
     def apply(self, e: Tensor, gamma: float) -> None:
-        """Zero the excluded pairs of ``e`` (the tile's exponentials for tilt ``gamma``) in place; the
-        mask comes from :meth:`mark` when the logits were seen, else from the exponentials."""
-        if self.above is None:
-            threshold = torch.exp(gamma * self.scaled_ceiling - self.shift_of(gamma)).to(e.dtype)
-            self._keep_only_negatives(e > threshold.unsqueeze(1))
+        """Zero the excluded pairs of ``e`` (the tile's exponentials for tilt ``gamma``) in place, with
+        the mask :meth:`mark` took from the tile's logits."""
         e.masked_fill_(self.above, 0.0)
 
     def counts(self) -> Tensor | None:
