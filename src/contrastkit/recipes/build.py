@@ -18,7 +18,7 @@ from ..encoders import ContrastiveModel
 from ..encoders.towers import Towers
 from ..train.config import Component, Config, ConfigError
 from ..train.objectives import Objective
-from ..train.scaling import check_moco_loss
+from ..train.scaling import check_moco_loss, check_predictor_loss
 from . import components  # noqa: F401  (registers the built-in components)
 from .graph import check_graph_config, graph_objectives, is_graph_config
 from .registry import DATA_SOURCES, ENCODERS, HEADS, VIEWS, build_call, import_component, is_import_path
@@ -45,6 +45,15 @@ def check_scale(config: Config, objectives: list[Objective]) -> None:
     scale = config.scale
     if scale.requested and len(objectives) != 1:
         raise ConfigError(f"scale: {scale.requested} need a single objective, got {len(objectives)}")
+    if scale.predictor_hidden is not None:  # BYOL / SimSiam: no negatives, so no queue
+        if scale.queue_size is not None:
+            raise ConfigError(f"scale.queue_size = {scale.queue_size!r}: BYOL / SimSiam "
+                              "(scale.predictor_hidden) use no negatives; drop the queue")
+        problem = check_predictor_loss(objectives[0].loss, objectives[0].inputs)
+        if problem:
+            raise ConfigError(f"scale.predictor_hidden = {scale.predictor_hidden!r}: BYOL / SimSiam "
+                              f"{problem}")
+        return
     for key in ("momentum", "queue_size"):
         value = getattr(scale, key)
         problem = check_moco_loss(objectives[0].loss, objectives[0].inputs) if value is not None else None

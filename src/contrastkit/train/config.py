@@ -179,6 +179,8 @@ class ScaleSection(Section):
     queue_size: PositiveInt | None = Field(None, description="MoCo queue of past keys")
     momentum_schedule: Literal["constant", "cosine"] = Field(
         "constant", description="momentum schedule: constant, or cosine from `momentum` to 1 over the run")
+    predictor_hidden: PositiveInt | None = Field(
+        None, description="BYOL (with momentum) / SimSiam predictor on the online branch: its hidden width")
 
     @property
     def requested(self) -> list[str]:

@@ -102,22 +102,18 @@ class Trainer:
                 f"({self.sampler.batches_per_epoch})"
             )
         self.total_steps = train.max_steps or train.epochs * steps_per_epoch
-        parameters = [
-            p for p in list(self.model.parameters()) + list(self.loss.parameters()) if p.requires_grad
-        ]
-        self.parameters = parameters
-        self.optimizer = build_optimizer(parameter_groups(self.model, self.loss, parameters), optim)
         self.wrapped = self.model
         if self.world_size > 1:
             ids = [device.index] if device.type == "cuda" else None
             self.wrapped = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         self.scaling = None
-        if scale is not None and (scale.chunk_size or scale.momentum is not None or scale.queue_size):
+        if scale is not None and (scale.chunk_size or scale.momentum is not None or scale.queue_size
+                                  or scale.predictor_hidden):
             if len(self.objectives) != 1 or encoded != ["anchor"]:
                 raise ValueError(f"scale: {scale.requested} need one objective over the one field 'anchor' "
                                  f"(got {len(self.objectives)} objective(s), fields {encoded})")
-            dim = output_dim(self.model, self.views.get("anchor"), train_data, device) if scale.queue_size \
-                else None
+            dim = output_dim(self.model, self.views.get("anchor"), train_data, device) \
+                if scale.queue_size or scale.predictor_hidden else None
             self.scaling = ScaleStep(
                 scale,
                 self.model,
@@ -125,10 +121,15 @@ class Trainer:
                 self.loss,
                 lambda outputs, labels: total_loss(self.objectives, {"anchor": outputs}, self._raw),
                 self._autocast,
-                queue_dim=dim,
+                out_dim=dim,
                 total_steps=self.total_steps,
                 world_size=self.world_size,
             )
+        parameters = [  # the predictor's come last, so optimizer states of other runs keep their order
+            p for p in list(self.model.parameters()) + list(self.loss.parameters()) if p.requires_grad
+        ] + (self.scaling.trainable_parameters() if self.scaling is not None else [])
+        self.parameters = parameters
+        self.optimizer = build_optimizer(parameter_groups(self.model, self.loss, parameters), optim)
         self.step, self._save_now, self._raw = 0, False, {}
         self.best = BestTracker(train.best_metric, train.best_mode, train.early_stop_patience)
 
@@ -223,6 +224,8 @@ class Trainer:
                 loss.backward()
             total += loss.item()
         average_loss_gradients(self.loss)
+        if self.scaling is not None:
+            self.scaling.average_gradients()
         grad_norm = None
         if self.optim.grad_clip > 0:
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.parameters, self.optim.grad_clip))
