@@ -22,7 +22,7 @@ import contrastkit.losses as L
 QUEUE_ROWS = 4096
 
 
-def cases(n: int, d: int, gen: torch.Generator) -> dict:
+def cases(n: int, d: int, gen: torch.Generator, queries: torch.Tensor) -> dict:
     """name -> (step(q, k), pairs scored)."""
     queue = torch.randn(QUEUE_ROWS, d, generator=gen)
     nnclr = L.NNCLR(d, support_size=QUEUE_ROWS, backend="streaming")
@@ -32,6 +32,10 @@ def cases(n: int, d: int, gen: torch.Generator) -> dict:
     siglip = L.SigLIP(backend="streaming")
     moco = L.MoCoHNF(top_k=256)
     claif, scav = L.CLAIF(backend="streaming"), L.SCAV(backend="streaming")
+    torch.manual_seed(1)
+    swav = L.SwAV(d, num_prototypes=3000)
+    duplicates = queue.clone()  # the duplicate filter drops these (its mask path runs)
+    duplicates[: n // 8] = queries[: n // 8] + 0.01 * duplicates[: n // 8]
     scores = torch.rand(n, generator=gen)
     fast = streaming.pair_fast_applicable
 
@@ -53,6 +57,9 @@ def cases(n: int, d: int, gen: torch.Generator) -> dict:
         "NNCLR": (lambda q, k: nnclr(q, k, update=False), 2 * n * n),
         "ClusterNS (16 clusters)": (cluster, n * n),
         "MoCoHNF (top_k=256)": (lambda q, k: moco(q, k, queue), n * QUEUE_ROWS),
+        "MoCoHNF (top_k=256, N/8 near-duplicates in the queue)": (lambda q, k: moco(q, k, duplicates),
+                                                                  n * QUEUE_ROWS),
+        "SwAV (3000 prototypes, 2 crops)": (lambda q, k: swav([q, k]), 2 * n * 3000),
         "CLAIF": (lambda q, k: claif(q, k, scores), n * n),
         "SCAV (4 steps of d/4)": (lambda q, k: scav(q.view(n, 4, -1), k.view(n, 4, -1)), n * n),
     }
@@ -64,7 +71,7 @@ def main() -> None:
     gen = torch.Generator().manual_seed(0)
     q0 = torch.randn(n, d, generator=gen)
     k0 = q0 + 0.5 * torch.randn(n, d, generator=gen)
-    table = cases(n, d, gen)
+    table = cases(n, d, gen, q0)
     times: dict[str, list[float]] = {name: [] for name in table}
     for r in range(repeats):
         for name in (list(table) if r % 2 == 0 else list(table)[::-1]):

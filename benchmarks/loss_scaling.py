@@ -46,13 +46,14 @@ CATALOGUE = [("InfoNCE", {}), ("InfoNCE", {"symmetric": True}), ("NTXent", {}), 
              ("DCL", {}), ("HardNegativeContrastive", {"beta": 1.0}), ("SigLIP", {}),
              ("InfoNCE", {"false_negative_margin": 0.1}), ("InfoNCE", {"false_negative_threshold": 0.8}),
              ("NNCLR", {}), ("ClusterNS", {"num_clusters": 16}), ("MoCoHNF", {"top_k": 256}),
-             ("BarlowTwins", {}), ("VICReg", {})]
+             ("SwAV", {"num_prototypes": 3000}), ("BarlowTwins", {}), ("VICReg", {})]
 #: support set / queue rows of the catalogue's NNCLR and MoCoHNF.
 QUEUE_ROWS = 4096
-#: scored pairs per forward, as a multiple of N^2 (or, for the queue losses, of N * QUEUE_ROWS),
-#: for the per-pair column; None: not a pair statistic (batch covariance losses).
+#: scored pairs per forward, as a multiple of N^2 (or, for the queue losses, of N * QUEUE_ROWS; for SwAV,
+#: 2 crops x N x its prototypes), for the per-pair column; None: not a pair statistic (batch covariance).
 PAIRS = {"InfoNCE": 1, "NTXent": 4, "SupCon": 4, "DCL": 4, "HardNegativeContrastive": 4, "SigLIP": 1,
-         "NNCLR": 2, "ClusterNS": 1, "MoCoHNF": "queue", "BarlowTwins": None, "VICReg": None}
+         "NNCLR": 2, "ClusterNS": 1, "MoCoHNF": "queue", "SwAV": "prototypes", "BarlowTwins": None,
+         "VICReg": None}
 
 
 def pairs_of(key: str, n: int):
@@ -60,6 +61,8 @@ def pairs_of(key: str, n: int):
     factor = PAIRS.get(name)
     if factor == 1 and json.loads(options).get("symmetric"):
         factor = 2
+    if factor == "prototypes":
+        return 2 * n * json.loads(options)["num_prototypes"]
     return None if factor is None else (n * QUEUE_ROWS if factor == "queue" else factor * n * n)
 
 
@@ -104,6 +107,16 @@ def build(name: str, n: int, device, options: dict | None = None):
                 return state["loss"](q, k, update=False)
             return state["loss"](q, k, state["queue"])
         return queued
+    if name.startswith("crops:"):  # SwAV: the two inputs are two crops; prototypes sized by d
+        import contrastkit.losses as losses
+        cls, state = getattr(losses, name.split(":")[1]), {}
+
+        def crops(q, k):
+            if not state:
+                torch.manual_seed(1)
+                state["loss"] = cls(q.shape[1], **(options or {})).to(device)
+            return state["loss"]([q, k])
+        return crops
     if name.startswith("plain:"):  # losses without an engine backend
         import contrastkit.losses as losses
         return getattr(losses, name.split(":")[1])(**(options or {}))
@@ -221,7 +234,7 @@ def available(name: str) -> bool:
     if name.startswith("lightly"):
         from tests.anchors import lightly_loss
         return lightly_loss("ntx_ent_loss") is not None
-    if name.split(":")[0] in ("catalogue", "queued", "plain"):
+    if name.split(":")[0] in ("catalogue", "queued", "plain", "crops"):
         import contrastkit.losses as losses
         return hasattr(losses, name.split(":")[1].split("|")[0])
     return True
@@ -282,7 +295,7 @@ def main() -> None:
                     names = []
                     for cls, opts in CATALOGUE:
                         prefix = {"NNCLR": "queued", "MoCoHNF": "queued", "BarlowTwins": "plain",
-                                  "VICReg": "plain"}.get(cls, "catalogue")
+                                  "VICReg": "plain", "SwAV": "crops"}.get(cls, "catalogue")
                         key = f"{prefix}:{cls}|{json.dumps(opts, sort_keys=True)}"
                         if available(key):
                             names.append(key)
