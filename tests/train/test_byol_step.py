@@ -2,6 +2,7 @@
 stop-gradient target), checked against the objective written out by hand, and resumed exactly."""
 
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -142,3 +143,35 @@ def test_predictor_config_errors_name_the_key(tmp_path):
         build_components(config)
     with pytest.raises(ConfigError, match="predictor_hidden"):
         load_recipe(str(recipe), ["scale.predictor_hidden=0"])
+
+
+def ddp_worker(rank, world, port, out_dir):
+    import torch.distributed as dist
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    torch.set_num_threads(1)
+    try:
+        trainer = make_trainer(Path(out_dir) / f"run{rank}", ScaleSection(momentum=0.9, predictor_hidden=8))
+        for _ in range(2):
+            trainer.train_step()
+        torch.save({"predictor": trainer.scaling.predictor.state_dict(), "model": trainer.model.state_dict(),
+                    "indices": trainer.sampler.indices(0)}, Path(out_dir) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+def test_predictor_stays_the_same_on_every_rank(tmp_path):
+    """The predictor is outside the DDP wrapper: its gradients are averaged over the ranks explicitly."""
+    import torch.multiprocessing as mp
+
+    from tests.scale.test_distributed import free_port
+    mp.start_processes(ddp_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True,
+                       start_method="spawn")
+    a, b = (torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2))
+    assert not torch.equal(a["indices"], b["indices"])  # the ranks saw different rows
+    for part in ("model", "predictor"):
+        for key in a[part]:
+            if "running" in key or "num_batches" in key:
+                continue  # BatchNorm statistics are each rank's own
+            assert torch.equal(a[part][key], b[part][key]), (part, key)
