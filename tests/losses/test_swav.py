@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from contrastkit.losses import SwAV
+from contrastkit.losses import SwAV, sinkhorn
 from contrastkit.losses.sinkhorn import sinkhorn_knopp
 from tests.anchors import lightly_loss
 from tests.helpers import assert_close, randn
@@ -30,8 +30,11 @@ def ref_sinkhorn(scores, iterations, epsilon):
     return (q * b).T
 
 
+@pytest.mark.parametrize("domain", ["exp", "log"])
 @pytest.mark.parametrize("iterations", [1, 3])
-def test_sinkhorn_matches_the_official_loop(iterations):
+def test_sinkhorn_matches_the_official_loop(iterations, domain, monkeypatch):
+    if domain == "log":  # the branch taken when scores / epsilon spread too far for exponentials
+        monkeypatch.setitem(sinkhorn.EXP_SPREAD, torch.float64, -1.0)
     scores = unit_scores(6, 4, seed=1)
     codes = sinkhorn_knopp(scores, iterations, 0.05)
     assert_close(codes, ref_sinkhorn(scores, iterations, 0.05))
