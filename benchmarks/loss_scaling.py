@@ -164,7 +164,7 @@ def worker(spec: dict) -> dict:
     def run(name, inputs=None):
         q, k = inputs or leaves()
         sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         if name == "matmul":
             if n * n * 4 <= GIB:
                 q0 @ k0.T
@@ -176,9 +176,11 @@ def worker(spec: dict) -> dict:
         else:
             steps[name](q, k).backward()
         sync()
+        cpu[name].append(time.process_time() - cpu_start)
         return time.perf_counter() - start
 
     out: dict = {}
+    cpu: dict[str, list[float]] = {name: [] for name in [*spec["impls"], "matmul"]}
     if spec.get("memory"):
         (name,) = spec["impls"]
         inputs = leaves()  # the loss's own inputs are not counted as its memory
@@ -196,10 +198,15 @@ def worker(spec: dict) -> dict:
         after = torch.cuda.max_memory_allocated() if cuda else rss_bytes("VmHWM:")
         out["peak_extra_bytes"] = after - before
     times: dict[str, list[float]] = {name: [] for name in [*spec["impls"], "matmul"]}
-    for _ in range(spec["repeats"]):
-        for name in times:
+    cpu = {name: [] for name in times}  # (the memory run's first call is not a repeat)
+    for repeat in range(spec["repeats"]):
+        # every other repeat in reverse order, so that load from other processes drifting over the
+        # run hits early and late implementations alike
+        for name in (list(times) if repeat % 2 == 0 else list(times)[::-1]):
             times[name].append(run(name))
     out["median_s"] = {name: statistics.median(v) for name, v in times.items() if v}
+    # CPU seconds of this process: with one thread, not stretched by other processes' load
+    out["cpu_median_s"] = {name: statistics.median(v) for name, v in cpu.items() if v}
     return out
 
 
@@ -342,6 +349,12 @@ def markdown(rows) -> str:
             per_pair = ", ".join(f"{k.split(':', 1)[1]} {v / pairs_of(k, r['n']) / base:.2f}"
                                  for k, v in med.items()
                                  if k != "matmul" and pairs_of(k, r["n"]))
+            cpu = r.get("cpu_median_s")
+            if cpu:
+                cpu_base = cpu[r["impls"][0]] / pairs_of(r["impls"][0], r["n"])
+                per_pair += "; CPU time: " + ", ".join(
+                    f"{k.split(':', 1)[1]} {v / pairs_of(k, r['n']) / cpu_base:.2f}"
+                    for k, v in cpu.items() if k != "matmul" and pairs_of(k, r["n"]))
         lines.append(f"| {r['kind']} | {r['n']} | {r['d']} | {times} | {ratios} | {per_pair} | {roof} |")
     return "\n".join(lines)
 
