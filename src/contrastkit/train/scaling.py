@@ -15,7 +15,7 @@
   :class:`~contrastkit.scale.Predictor` (``predictor_hidden`` wide, output as wide as the model's);
   the targets are both views through the momentum encoder (BYOL) or the model's own outputs
   detached (SimSiam), and the loss is symmetric, ``(loss(p1, z2) + loss(p2, z1)) / 2`` (e.g.
-  :class:`~contrastkit.losses.NegativeCosine`; BYOL's ``2 - 2 cos`` is ``2 + 2 x`` this). The
+  :class:`~contrastkit.losses.NegativeCosine`; BYOL's summed ``2 - 2 cos`` terms are ``4 + 4 x`` this). The
   predictor trains with the model and is checkpointed with it; the momentum encoder copies encoder
   + head only, as BYOL's target network.
 """
