@@ -3,7 +3,10 @@ trainer (image tower + text tower, symmetric InfoNCE with a learnable temperatur
 
 import gzip
 import json
+import re
 import struct
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -39,7 +42,7 @@ def _write_idx(path, array):
 
 
 @pytest.mark.slow
-def test_tiny_run_through_the_trainer(tmp_path, capsys):
+def test_tiny_run_through_the_trainer(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(0)
     labels = np.arange(200) % 10
     images = rng.integers(0, 60, (200, 28, 28))
@@ -58,8 +61,29 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
                                           "num_heads": 2, "max_length": 16}}
     data["train"].update(batch_size=32, max_steps=4, report=False, eval_every=2, log_every=1)
     data["eval"]["max_samples"] = 16
-    result = train(validate_config(data), "clip", quiet=True)
-    assert result.steps == 4
+    # Through `contrastkit train`: a run with a zero_shot task prints the test table once (inside
+    # the final table) and writes the figures from the selected checkpoint without recomputing it.
+    from contrastkit.evaluate import ZeroShotEvaluator
+    from contrastkit.train.toml_writer import dumps_toml
+
+    (tmp_path / "clip.toml").write_text(dumps_toml(data))
+    tables, metrics = [], ZeroShotEvaluator.metrics  # sizes of the image sets each table was computed on
+    monkeypatch.setattr(ZeroShotEvaluator, "metrics",
+                        lambda self, *e: tables.append(len(e[0])) or metrics(self, *e))
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "clip.toml"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    run_path = Path(re.search(r"run directory: (\S+)", printed).group(1))
+    final = json.loads((run_path / "final_metrics.json").read_text())
+    assert printed.count("zero_shot/unseen_accuracy ") == 1 and "4 steps" in printed
+    assert json.loads((run_path / "zero_shot.json").read_text()) == {
+        k: v for k, v in final.items() if k.startswith("zero_shot/")}
+    assert (run_path / "report" / "zero_shot_confusion.png").is_file()
+    result = SimpleNamespace(steps=4, final=final, run_dir=SimpleNamespace(path=run_path),
+                             selection=json.loads((run_path / "selection.json").read_text()))
+    last_only = result.selection["selected_step"] == result.selection["last_step"]
+    assert tables.count(200) == (1 if last_only else 2)  # the test table: once per checkpoint shown
+    monkeypatch.undo()
     assert np.isfinite(list(result.final.values())).all()
     assert "retrieval/recall@1" in result.final
     # [[eval.tasks]] zero_shot: selection on validation (seen classes only), the test table on the
@@ -117,8 +141,6 @@ def _search_both_ways(run, tmp_path, images, capsys):
     assert main(["search", str(run), str(folder / "item0.png"), "--corpus", str(tmp_path / "captions.csv"),
                  "-k", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    import re
-
     parsed = [re.fullmatch(r"\s*(\d+)\s+(-?\d\.\d{4})  (.+)  \(row (\d)\)", line) for line in lines]
     assert len(lines) == 3 and {m.group(3) for m in parsed} == {"a red dress", "a sneaker", "a bag"}
     # The same ranking as embedding the folder with the image tower and the query with the text tower.
