@@ -71,6 +71,33 @@ def probe(fn, train_set, test_set) -> float:
     return round(linear_probe(x[0], train_set.labels, x[1], test_set.labels), 4)
 
 
+NAMES = {"clip": "CLIP, frozen MiniLM (the recipe)", "siglip": "SigLIP, frozen MiniLM",
+         "trained": "CLIP, MiniLM trained", "mcse": "CLIP (weight λ) + SimCSE on captions, MiniLM trained"}
+
+
+def markdown(out: dict) -> str:
+    """The comparison as a markdown table (docs/image_text.md, README)."""
+    def r(row, side):
+        return " / ".join(f"{row[f'{side}_hit@{k}']:.3f}" for k in (1, 5, 10))
+
+    lines = ["| variant | seen | unseen | all | unseen among the 2 | text→image R@1/5/10 | NDCG@10 | "
+             "image→text R@1/5/10 | NDCG@10 | image-tower probe | wall s |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for kind, row in out.get("runs", {}).items():
+        if "error" in row:
+            lines.append(f"| {NAMES.get(kind, kind)} | {row['error']} |")
+            continue
+        cells = [NAMES.get(kind, kind), *(f"{row[k]:.3f}" for k in (
+            "seen_accuracy", "unseen_accuracy", "accuracy", "unseen_accuracy_among_unseen")),
+            r(row, "text_to_image"), f"{row['text_to_image_ndcg@10']:.3f}", r(row, "image_to_text"),
+            f"{row['image_to_text_ndcg@10']:.3f}", f"{row.get('image_tower_probe', float('nan')):.3f}",
+            f"{row['seconds']:.0f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    if "raw_pixels_probe" in out:
+        lines.append(f"| raw pixels (no training) | | | | | | | | | {out['raw_pixels_probe']:.3f} | |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", nargs="*", default=["clip", "siglip", "trained", "mcse"])
@@ -80,11 +107,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--probe", action="store_true")
     parser.add_argument("--force", action="store_true")
+    parser.add_argument("--markdown", action="store_true", help="only print the table of --out")
     parser.add_argument("--out", type=Path, default=OUTPUT)
     parser.add_argument("--runs", type=Path, default=Path("runs/bench-clip-variants"))
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     out = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    if args.markdown:
+        print(markdown(out))
+        return
     out.update(schedule=f"batch {args.batch_size}, {args.steps} steps, seed 0, {args.threads} thread(s)",
                machine="2 CPU cores shared with other jobs: seconds are wall time including evaluation")
     runs = out.setdefault("runs", {})
@@ -113,6 +144,7 @@ def main() -> None:
         print(json.dumps({kind: runs[kind]}), flush=True)
         args.out.write_text(json.dumps(out, indent=1) + "\n")
     args.out.write_text(json.dumps(out, indent=1) + "\n")
+    print(markdown(out))
 
 
 if __name__ == "__main__":
