@@ -72,7 +72,8 @@ def probe(fn, train_set, test_set) -> float:
 
 
 NAMES = {"clip": "CLIP, frozen MiniLM (the recipe)", "siglip": "SigLIP, frozen MiniLM",
-         "trained": "CLIP, MiniLM trained", "mcse": "CLIP (weight λ) + SimCSE on captions, MiniLM trained"}
+         "trained": "CLIP, MiniLM trained",
+         "mcse": "SimCSE on captions + CLIP at weight λ = {}, MiniLM trained (MCSE)"}
 
 
 def markdown(out: dict) -> str:
@@ -87,7 +88,7 @@ def markdown(out: dict) -> str:
         if "error" in row:
             lines.append(f"| {NAMES.get(kind, kind)} | {row['error']} |")
             continue
-        cells = [NAMES.get(kind, kind), *(f"{row[k]:.3f}" for k in (
+        cells = [NAMES.get(kind, kind).format(row.get("mcse_weight")), *(f"{row[k]:.3f}" for k in (
             "seen_accuracy", "unseen_accuracy", "accuracy", "unseen_accuracy_among_unseen")),
             r(row, "text_to_image"), f"{row['text_to_image_ndcg@10']:.3f}", r(row, "image_to_text"),
             f"{row['image_to_text_ndcg@10']:.3f}", f"{row.get('image_tower_probe', float('nan')):.3f}",
@@ -138,7 +139,7 @@ def main() -> None:
             if probe_data is not None:
                 model = load_selected_model(cfg, RunDir(r.run_dir.path), probe_data[0])
                 row["image_tower_probe"] = probe(model.towers["image"].embed, *probe_data)
-            runs[kind] = row
+            runs[kind] = {**row, "mcse_weight": args.mcse_weight} if kind == "mcse" else row
         except Exception as error:  # one failing variant does not lose the others
             runs[kind] = {"error": "".join(traceback.format_exception_only(error)).strip()}
         print(json.dumps({kind: runs[kind]}), flush=True)
