@@ -244,3 +244,47 @@ def test_fixed_temperature_is_not_logged_and_several_are_named():
     assert learned_temperatures(both) == {"temperature/0.temperature": pytest.approx(0.07),
                                           "temperature/1.temperature": pytest.approx(0.5)}
     assert learned_temperatures(InfoNCE(0.1)) == {}
+
+
+@pytest.mark.slow
+def test_cached_frozen_text_tower_trains_like_the_uncached_one(tmp_path, monkeypatch):
+    """The caption cache of a frozen text tower changes no number of a run: the same losses, learned
+    temperatures and final metrics as a run that sends every caption through the tower again."""
+    from PIL import Image
+
+    from contrastkit.encoders.text_cache import EmbeddingCache
+
+    (tmp_path / "img").mkdir()
+    lines = ["image,caption"]
+    for i in range(24):
+        Image.fromarray(np.full((12, 12, 3), 10 * i, dtype=np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        lines.append(f"img/{i}.png,a {['dark', 'grey', 'light'][i % 3]} square")  # 3 distinct captions
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    data["run"]["output_dir"] = str(tmp_path / "runs")
+    data["data"] = {"name": "image_captions", "path": str(tmp_path / "pairs.csv"), "image_size": [8, 8],
+                    "channels": 3, "test_fraction": 0.25}
+    data["towers"]["image"]["encoder"] = {"name": "small_cnn", "width": 8, "depth": 2, "embedding_dim": 16}
+    data["towers"]["image"]["head"]["output_dim"] = 32
+    data["towers"]["text"] = {"fields": ["text"], "frozen": True,
+                              "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
+                                          "num_heads": 2, "max_length": 8}}
+    data["train"].update(batch_size=8, max_steps=4, log_every=1, report=False)
+    del data["train"]["best_metric"], data["eval"]["tasks"]
+    calls = []
+    original = EmbeddingCache.__call__
+    monkeypatch.setattr(EmbeddingCache, "__call__", lambda self, encode, texts: original(
+        self, lambda t: calls.append(len(t)) or encode(t), texts))
+    cached = train(validate_config(data), "cached", quiet=True)
+    assert calls and sum(calls) <= 3 + 6  # each distinct caption once (the rest: evaluation's new inputs)
+    monkeypatch.setattr(EmbeddingCache, "__call__", lambda self, encode, texts: encode(texts))
+    plain = train(validate_config(data), "plain", quiet=True)
+
+    def rows(result):
+        history = (result.run_dir.path / "metrics.jsonl").read_text().splitlines()
+        return [(r["loss"], r["temperature"]) for r in map(json.loads, history) if r["kind"] == "train"]
+
+    np.testing.assert_allclose(rows(cached), rows(plain), rtol=1e-5, atol=1e-6)
+    assert cached.final.keys() == plain.final.keys()
+    np.testing.assert_allclose([cached.final[k] for k in plain.final], list(plain.final.values()),
+                               rtol=1e-5, atol=1e-5)
