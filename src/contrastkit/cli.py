@@ -162,12 +162,10 @@ def cmd_train(args) -> int:
     from .report.table import trained_columns
 
     print(format_table(result.final, result.baselines, trained_columns(result.final, result.selection)))
-    if config.data.name == "fashion_mnist_captions":  # image-text run: the zero-shot table as well
+    if any(task.name == "zero_shot" for task in config.eval.tasks or ()):  # its table is in the one above
         from .recipes.zero_shot import zero_shot_run
 
-        table = zero_shot_run(result.run_dir.path)  # also the confusion matrix and top-hit figures
-        if "zero_shot/accuracy" not in result.final:  # else the table above holds it ([[eval.tasks]])
-            print(format_table(table, {}))
+        zero_shot_run(result.run_dir.path, metrics=result.final)  # the confusion matrix, top-hit figures
     if result.stop_reason:
         print(result.stop_reason)
     print(f"run directory: {result.run_dir.path}  ({result.steps} steps, {result.seconds:.1f} s)")

@@ -3,7 +3,10 @@ trainer (image tower + text tower, symmetric InfoNCE with a learnable temperatur
 
 import gzip
 import json
+import re
 import struct
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -39,7 +42,7 @@ def _write_idx(path, array):
 
 
 @pytest.mark.slow
-def test_tiny_run_through_the_trainer(tmp_path, capsys):
+def test_tiny_run_through_the_trainer(tmp_path, capsys, monkeypatch):
     rng = np.random.default_rng(0)
     labels = np.arange(200) % 10
     images = rng.integers(0, 60, (200, 28, 28))
@@ -58,8 +61,29 @@ def test_tiny_run_through_the_trainer(tmp_path, capsys):
                                           "num_heads": 2, "max_length": 16}}
     data["train"].update(batch_size=32, max_steps=4, report=False, eval_every=2, log_every=1)
     data["eval"]["max_samples"] = 16
-    result = train(validate_config(data), "clip", quiet=True)
-    assert result.steps == 4
+    # Through `contrastkit train`: a run with a zero_shot task prints the test table once (inside
+    # the final table) and writes the figures from the selected checkpoint without recomputing it.
+    from contrastkit.evaluate import ZeroShotEvaluator
+    from contrastkit.train.toml_writer import dumps_toml
+
+    (tmp_path / "clip.toml").write_text(dumps_toml(data))
+    tables, metrics = [], ZeroShotEvaluator.metrics  # sizes of the image sets each table was computed on
+    monkeypatch.setattr(ZeroShotEvaluator, "metrics",
+                        lambda self, *e: tables.append(len(e[0])) or metrics(self, *e))
+    capsys.readouterr()
+    assert main(["train", str(tmp_path / "clip.toml"), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    run_path = Path(re.search(r"run directory: (\S+)", printed).group(1))
+    final = json.loads((run_path / "final_metrics.json").read_text())
+    assert printed.count("zero_shot/unseen_accuracy ") == 1 and "4 steps" in printed
+    assert json.loads((run_path / "zero_shot.json").read_text()) == {
+        k: v for k, v in final.items() if k.startswith("zero_shot/")}
+    assert (run_path / "report" / "zero_shot_confusion.png").is_file()
+    result = SimpleNamespace(steps=4, final=final, run_dir=SimpleNamespace(path=run_path),
+                             selection=json.loads((run_path / "selection.json").read_text()))
+    last_only = result.selection["selected_step"] == result.selection["last_step"]
+    assert tables.count(200) == (1 if last_only else 2)  # the test table: once per checkpoint shown
+    monkeypatch.undo()
     assert np.isfinite(list(result.final.values())).all()
     assert "retrieval/recall@1" in result.final
     # [[eval.tasks]] zero_shot: selection on validation (seen classes only), the test table on the
@@ -117,8 +141,6 @@ def _search_both_ways(run, tmp_path, images, capsys):
     assert main(["search", str(run), str(folder / "item0.png"), "--corpus", str(tmp_path / "captions.csv"),
                  "-k", "3"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    import re
-
     parsed = [re.fullmatch(r"\s*(\d+)\s+(-?\d\.\d{4})  (.+)  \(row (\d)\)", line) for line in lines]
     assert len(lines) == 3 and {m.group(3) for m in parsed} == {"a red dress", "a sneaker", "a bag"}
     # The same ranking as embedding the folder with the image tower and the query with the text tower.
@@ -222,3 +244,47 @@ def test_fixed_temperature_is_not_logged_and_several_are_named():
     assert learned_temperatures(both) == {"temperature/0.temperature": pytest.approx(0.07),
                                           "temperature/1.temperature": pytest.approx(0.5)}
     assert learned_temperatures(InfoNCE(0.1)) == {}
+
+
+@pytest.mark.slow
+def test_cached_frozen_text_tower_trains_like_the_uncached_one(tmp_path, monkeypatch):
+    """The caption cache of a frozen text tower changes no number of a run: the same losses, learned
+    temperatures and final metrics as a run that sends every caption through the tower again."""
+    from PIL import Image
+
+    from contrastkit.encoders.text_cache import EmbeddingCache
+
+    (tmp_path / "img").mkdir()
+    lines = ["image,caption"]
+    for i in range(24):
+        Image.fromarray(np.full((12, 12, 3), 10 * i, dtype=np.uint8)).save(tmp_path / "img" / f"{i}.png")
+        lines.append(f"img/{i}.png,a {['dark', 'grey', 'light'][i % 3]} square")  # 3 distinct captions
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    data = parse_toml(recipe_text("clip-fashion-mnist"))
+    data["run"]["output_dir"] = str(tmp_path / "runs")
+    data["data"] = {"name": "image_captions", "path": str(tmp_path / "pairs.csv"), "image_size": [8, 8],
+                    "channels": 3, "test_fraction": 0.25}
+    data["towers"]["image"]["encoder"] = {"name": "small_cnn", "width": 8, "depth": 2, "embedding_dim": 16}
+    data["towers"]["image"]["head"]["output_dim"] = 32
+    data["towers"]["text"] = {"fields": ["text"], "frozen": True,
+                              "encoder": {"name": "small_transformer", "hidden_size": 32, "num_layers": 1,
+                                          "num_heads": 2, "max_length": 8}}
+    data["train"].update(batch_size=8, max_steps=4, log_every=1, report=False)
+    del data["train"]["best_metric"], data["eval"]["tasks"]
+    calls = []
+    original = EmbeddingCache.__call__
+    monkeypatch.setattr(EmbeddingCache, "__call__", lambda self, encode, texts: original(
+        self, lambda t: calls.append(len(t)) or encode(t), texts))
+    cached = train(validate_config(data), "cached", quiet=True)
+    assert calls and sum(calls) <= 3 + 6  # each distinct caption once (the rest: evaluation's new inputs)
+    monkeypatch.setattr(EmbeddingCache, "__call__", lambda self, encode, texts: encode(texts))
+    plain = train(validate_config(data), "plain", quiet=True)
+
+    def rows(result):
+        history = (result.run_dir.path / "metrics.jsonl").read_text().splitlines()
+        return [(r["loss"], r["temperature"]) for r in map(json.loads, history) if r["kind"] == "train"]
+
+    np.testing.assert_allclose(rows(cached), rows(plain), rtol=1e-5, atol=1e-6)
+    assert cached.final.keys() == plain.final.keys()
+    np.testing.assert_allclose([cached.final[k] for k in plain.final], list(plain.final.values()),
+                               rtol=1e-5, atol=1e-5)

@@ -15,6 +15,7 @@ from torch import nn
 
 from .. import losses
 from ..encoders import ContrastiveModel
+from ..encoders.text_cache import EmbeddingCache
 from ..encoders.towers import Towers
 from ..train.config import Component, Config, ConfigError
 from ..train.objectives import Objective
@@ -223,6 +224,7 @@ def build_model(config: Config, data) -> Towers:
         if section.frozen:  # no gradient, and eval mode while training (see Towers.train)
             towers[name].requires_grad_(False)
             towers[name].frozen = True
+            towers[name].cache = EmbeddingCache()  # repeated captions: encoded once (fixed weights)
         if section.lr is not None:
             towers[name].lr_scale = section.lr / config.optim.lr
     missing = [f for f in fields if f not in assign and f != "negatives"]

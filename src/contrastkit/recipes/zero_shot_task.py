@@ -33,26 +33,48 @@ class ZeroShotTask:
     def bind(self, config, data, role: str) -> BoundZeroShot:
         """The evaluator on the first ``eval.max_samples`` rows of ``data`` (``role = "validation"``) or
         on the official test set (``"test"``)."""
-        options = config.data.options
-        if config.data.name != "fashion_mnist_captions" or "captions" not in options:
-            raise ConfigError("eval.tasks (zero_shot): needs data.name = 'fashion_mnist_captions' with a "
-                              f"[data.captions] table (got {config.data.name!r})")
-        spec = CaptionSpec.from_mapping(options["captions"])
+        spec = caption_spec(config, "eval.tasks (zero_shot)")
         if role == "test":
-            data = fashion_mnist_captions(spec, "test", hold_out=False, root=options.get("root"),
-                                          max_samples=self.max_samples)
+            data, evaluator = self.test_evaluator(config, spec)
         else:  # the first eval.max_samples rows of the validation split, one image per row
             data = data.subset(torch.arange(min(config.eval.max_samples, len(data))))
-        images, labels = data.images[data.image_index], data.labels
+            evaluator = self._evaluator(spec, data.images[data.image_index], data.labels)
+        seen_only = not set(data.labels.tolist()) & set(spec.held_out_indices())
+        return BoundZeroShot(evaluator, seen_only=seen_only)
+
+    def test_evaluator(self, config, spec: CaptionSpec | None = None):
+        """``(test data, evaluator)``: the official test set, every class (``max_samples`` capped)."""
+        spec = spec or caption_spec(config, "eval.tasks (zero_shot)")
+        test = fashion_mnist_captions(spec, "test", hold_out=False, root=config.data.options.get("root"),
+                                      max_samples=self.max_samples)
+        return test, self._evaluator(spec, test.images[test.image_index], test.labels)
+
+    def _evaluator(self, spec: CaptionSpec, images, labels) -> ZeroShotEvaluator:
         unseen = set(spec.held_out_indices())
         present = set(labels.tolist())
         size = min(len(labels), len(spec.zero_shot_templates()) * len(spec.class_names))
-        evaluator = ZeroShotEvaluator(
+        return ZeroShotEvaluator(
             images, labels, spec.names(), spec.zero_shot_templates(),
             ks=[k for k in (1, 5, 10) if k <= size] or [1], ndcg_k=min(10, size),
             unseen_classes=sorted(unseen) if present & unseen and present - unseen else (),
             image_field=self.image, text_field=self.text, name=self.name)
-        return BoundZeroShot(evaluator, seen_only=not present & unseen)
+
+
+def caption_spec(config, where: str) -> CaptionSpec:
+    """The ``[data.captions]`` table of a ``fashion_mnist_captions`` run (else a ConfigError)."""
+    options = config.data.options
+    if config.data.name != "fashion_mnist_captions" or "captions" not in options:
+        raise ConfigError(f"{where}: needs data.name = 'fashion_mnist_captions' with a [data.captions] table "
+                          f"(got {config.data.name!r})")
+    return CaptionSpec.from_mapping(options["captions"])
+
+
+def configured_task(config) -> ZeroShotTask | None:
+    """The run's first ``[[eval.tasks]] name = "zero_shot"`` entry, built; ``None`` without one."""
+    for entry in config.eval.tasks or ():
+        if entry.name == "zero_shot":
+            return ZeroShotTask(**entry.options)
+    return None
 
 
 class BoundZeroShot:
