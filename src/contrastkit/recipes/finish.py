@@ -35,6 +35,11 @@ def finish(trainer, run, evaluator, train_data, name: str) -> tuple[dict, dict]:
     run.write_json(run.final_metrics, final)
     run.write_json(run.path / SELECTION, record)
     save_towers(trainer.model, run, train_data, trainer.fields, name)
+    fit_head = getattr(evaluator, "fit_head", None)  # a few-shot run: its head, for `contrastkit predict`
+    if fit_head is not None:
+        from .predict import HEAD
+
+        fit_head(trainer.embed_function()).save(run.path / HEAD)
     if arrays is None:
         arrays = evaluator.analysis(trainer.embed_function())
     atomic_write(run.analysis, lambda tmp: np.savez(tmp.open("wb"), **arrays))
