@@ -101,3 +101,7 @@ def test_summary_table_carries_each_baseline_of_the_metric():
     text = markdown_table(summary, [("w=0", {"w": 0})], "recall@20")
     assert "baseline: popularity" in text
     assert "| 0 | 2 | 0.2500 ± 0.0707 | 0.2000 0.3000 | 0.1700 | 1.0 |" in text
+    for run, base in zip(runs, (0.1, 0.2)):  # a baseline that changes with the seed gets its spread too
+        run["baselines"] = {"base model": {"recall@20": base}}
+    text = markdown_table(summarise([("w=0", {"w": 0})], runs, "recall@20"), [("w=0", {"w": 0})], "recall@20")
+    assert "| 0.2000 0.3000 | 0.1500 ± 0.0707 | 1.0 |" in text

@@ -36,7 +36,7 @@ def test_recipe_is_valid_and_holds_out_whole_groups():
     assert splits.train.fields == ("anchor", "positive", "group")
     groups = [set(part.pairs.group) for part in (splits.train, splits.validation, splits.test)]
     assert not (groups[0] & groups[1] or groups[0] & groups[2] or groups[1] & groups[2])
-    assert len(splits.test) >= 40 and len(splits.validation) >= 20
+    assert len(splits.test) >= 40 and len(splits.validation) >= 10
     batch = splits.test.batch(torch.arange(3))
     assert isinstance(batch["anchor"][0], str) and batch["group"].dtype == torch.long
 
@@ -59,6 +59,10 @@ def test_retrieval_asks_each_distinct_anchor_for_its_whole_group():
     assert metrics["retrieval/mrr@10"] == pytest.approx(1.0)  # the first hit is always relevant
     assert metrics["retrieval/recall@1"] < 1.0 or len(single) == len(relevant)
     assert metrics["alignment"] == pytest.approx(0.0)
+    again, arrays = evaluator.evaluate_with_analysis(embed)  # one pass gives the report's arrays too
+    assert again == metrics
+    assert torch.equal(torch.as_tensor(arrays["view1"]), embed(splits.test.pairs.anchor))  # row by row
+    assert torch.equal(torch.as_tensor(arrays["view2"]), embed(splits.test.pairs.positive))
 
 
 @pytest.mark.slow  # reads all 31k verses (~12 s)

@@ -8,7 +8,8 @@ Three pieces, used by the ``text-fewshot`` recipe and ``benchmarks/text_fewshot.
    a positive, so the in-batch different-label pairs are the negatives (SetFit's positive / negative pairs,
    written as a contrastive objective instead of its cosine-similarity regression);
 3. :class:`LogisticHead`: multinomial logistic regression on the ``k`` examples' embeddings, the same head
-   for the base and the fine-tuned encoder, saved as JSON for ``contrastkit predict``.
+   for the base and the fine-tuned encoder, saved as JSON for ``contrastkit predict``;
+4. :class:`FewShotEvaluator`: that head fitted on the ``k`` examples, scored on held-out texts.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from ._checks import check_positive_int
+from ._evaluator import Evaluator
 
 
 def _members(labels: Sequence) -> dict:
@@ -113,6 +115,64 @@ class LogisticHead:
         if head.coef.ndim != 2 or head.coef.shape[0] != n or head.intercept.shape != (n,):
             raise ValueError(f"head: {path} does not hold one weight row and bias per class")
         return head
+
+
+class FewShotEvaluator(Evaluator):
+    """Test accuracy of a :class:`LogisticHead` fitted on the embeddings of the few labelled
+    ``support`` texts (the same head for any encoder: base or fine-tuned).
+
+    Args:
+        support_texts, support_labels: the ``k`` examples per class (labels: class names).
+        test_texts, test_labels: the held-out texts.
+        C: the head's inverse L2 strength.
+        curve_samples: a periodic call (``metrics`` given: the training curves) scores only the first
+            ``curve_samples`` test texts; the final table scores all.
+        tasks: further evaluators whose metrics are added.
+    Returns ``{"fewshot/accuracy", "fewshot/balanced_accuracy"}`` (mean recall over the classes).
+    """
+
+    def __init__(self, support_texts: Sequence[str], support_labels: Sequence, test_texts: Sequence[str],
+                 test_labels: Sequence, C: float = 1.0, curve_samples: int = 200, tasks=(),
+                 name: str = "fewshot"):
+        super().__init__(name, "accuracy", batch_size=64)
+        if len(support_texts) != len(support_labels) or len(test_texts) != len(test_labels):
+            raise ValueError("labels: expected one label per text (support and test)")
+        self.inputs = (list(support_texts), list(test_texts))
+        self.support_labels = [str(v) for v in support_labels]
+        self.test_labels = [str(v) for v in test_labels]
+        self.C, self.curve_samples = float(C), check_positive_int("curve_samples", curve_samples)
+        self.tasks = list(tasks)
+
+    def metrics(self, support, test) -> dict[str, float]:
+        head = LogisticHead(self.C).fit(support, self.support_labels)
+        truth = self.test_labels[:len(test)]
+        hits = np.array([p == y for p, y in zip(head.predict(test), truth)])
+        recalls = [hits[[y == c for y in truth]].mean() for c in sorted(set(truth))]
+        return {"accuracy": hits.mean(), "balanced_accuracy": float(np.mean(recalls))}
+
+    def __call__(self, embed_fn, metrics=None) -> dict[str, float]:
+        if metrics is not None:  # a point of the training curve: fewer test texts
+            support = self.embed(embed_fn, self.inputs[0])
+            test = self.embed(embed_fn, self.inputs[1][:self.curve_samples])
+            return {f"{self.name}/{k}": float(v) for k, v in self.metrics(support, test).items()}
+        return self.evaluate_with_analysis(embed_fn)[0]
+
+    def evaluate_with_analysis(self, embed_fn) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """``(metrics, {"embeddings", "labels"} of the test texts)`` from one embedding pass."""
+        with torch.no_grad():
+            support, test = (self.embed(embed_fn, inputs) for inputs in self.inputs)
+        results = self.evaluate_embeddings(support, test)
+        for task in self.tasks:
+            results.update(task(embed_fn))
+        return results, {"embeddings": test.cpu().numpy(), "labels": np.asarray(self.test_labels)}
+
+    def analysis(self, embed_fn) -> dict[str, np.ndarray]:
+        return self.evaluate_with_analysis(embed_fn)[1]
+
+    def fit_head(self, embed_fn) -> LogisticHead:
+        """The head on ``embed_fn``'s support embeddings (the one ``contrastkit predict`` uses)."""
+        with torch.no_grad():
+            return LogisticHead(self.C).fit(self.embed(embed_fn, self.inputs[0]), self.support_labels)
 
 
 def _unit(embeddings) -> np.ndarray:

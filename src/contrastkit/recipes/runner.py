@@ -80,6 +80,9 @@ def make_evaluator(config: Config, train, test, views, tasks=()):
     """The run's evaluation on ``test``: held-out pairs for fields data, else probes and geometry
     (see :mod:`contrastkit.train.evaluation`); plus the ``[[eval.tasks]]`` evaluators."""
     cap = config.eval.max_samples
+    own = getattr(test, "held_out_evaluator", None)  # data with its own test table (few-shot texts)
+    if own is not None:
+        return own(max_samples=cap, tasks=tasks)
     if not hasattr(train, "inputs"):  # rows with named fields: held-out pair retrieval
         pair = default_pair(test.fields)
         if pair is None:

@@ -39,7 +39,9 @@ def summarise(cells: list[tuple[str, dict]], runs: list[dict], metric: str) -> l
             found = [r["baselines"][name].get(metric) for r in rows if name in r["baselines"]]
             found = [v for v in found if v is not None]
             if found:
-                baselines[f"baseline: {name}"] = mean_std(found)[0]
+                baselines[f"baseline: {name}"], spread = mean_std(found)
+                if spread > 0:  # a baseline that changes with the seed (few-shot samples; NaN > 0 is False)
+                    baselines[f"baseline std: {name}"] = spread
         summary.append(
             {
                 "cell": slug,
@@ -76,7 +78,8 @@ def markdown_table(summary: list[dict], cells: list[tuple[str, dict]], metric: s
     for row in summary:
         std = row[f"{metric}_std"]
         spread = f"{row[f'{metric}_mean']:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
-        found = [f"{row[b]:.4f}" if b in row else "" for b in baselines]
+        found = [(f"{row[b]:.4f}" + (f" ± {row[s]:.4f}" if (s := b.replace(":", " std:", 1)) in row else ""))
+                 if b in row else "" for b in baselines]
         cells_text = [row.get(k, "") for k in keys]
         lines.append(
             "| " + " | ".join([*cells_text, str(row["seeds"]), spread, row["values"], *found,

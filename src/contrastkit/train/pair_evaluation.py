@@ -45,7 +45,10 @@ class PairEvaluator:
         self.query, self.key, self.tasks = query, key, list(tasks)
         by_group = getattr(data, "retrieval_rows", None)  # pairs with groups: their own relevance
         if by_group is not None and (query, key) == ("anchor", "positive"):
-            self.queries, self.corpus, relevant, self.paired = by_group(max_samples)
+            self.queries, self.corpus, relevant, paired = by_group(max_samples)
+            position = {text: i for i, text in enumerate(self.queries)}
+            # each row's anchor is one of the distinct queries: their embeddings are reused
+            self.paired = torch.tensor([position[text] for text in paired], dtype=torch.long)
         else:
             rows = torch.arange(min(max_samples, len(data)))
             batch = data.batch(rows)
@@ -60,25 +63,25 @@ class PairEvaluator:
         query_fn, key_fn = pick(self.query, self.key) if pick else (embed_fn, embed_fn)
         return query_fn(self.queries), key_fn(self.corpus)
 
-    def paired_queries(self, embed_fn, q):
-        """The query embeddings row by row with the corpus (re-embedded when queries were de-duplicated)."""
-        if self.paired is None:
-            return q
-        pick = getattr(embed_fn, "for_pair", None)
-        return (pick(self.query, self.key)[0] if pick else embed_fn)(self.paired)
+    def paired_queries(self, q):
+        """The query embeddings row by row with the corpus (the distinct queries' rows, repeated)."""
+        return q if self.paired is None else q[self.paired]
 
     def __call__(self, embed_fn, metrics=None) -> dict[str, float]:
+        return self.evaluate_with_analysis(embed_fn)[0]
+
+    def evaluate_with_analysis(self, embed_fn) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        """``(metrics, analysis arrays)`` from one embedding of the queries and the corpus (the end of
+        a run needs both; embedding the held-out texts twice was most of its cost)."""
         q, k = self.embed(embed_fn)
         results = self.retrieval.evaluate_embeddings(q, k)
-        q = self.paired_queries(embed_fn, q)
+        q = self.paired_queries(q)
         if q.shape[1] == k.shape[1]:
             results["alignment"] = evaluate.alignment(q, k)
         results["uniformity"] = evaluate.uniformity(k)
         for task in self.tasks:
             results.update(task(embed_fn))
-        return results
+        return results, {"embeddings": k.numpy(), "view1": q.numpy(), "view2": k.numpy()}
 
     def analysis(self, embed_fn) -> dict[str, np.ndarray]:
-        q, k = self.embed(embed_fn)
-        q = self.paired_queries(embed_fn, q)
-        return {"embeddings": k.numpy(), "view1": q.numpy(), "view2": k.numpy()}
+        return self.evaluate_with_analysis(embed_fn)[1]
