@@ -55,3 +55,44 @@ def test_load_rejects_unknown_classes(tmp_path):
         load_module(tmp_path / "m")
     with pytest.raises(ValueError, match=r"no config\.json"):
         load_module(tmp_path / "nothing")
+
+
+def _convs(cnn):
+    return [m for m in cnn.features if isinstance(m, torch.nn.Conv2d)]
+
+
+@pytest.mark.parametrize("in_channels", [1, 3])
+def test_cnn_channels_last_equals_the_default_layout(in_channels):
+    """SmallCNN runs its convolutions channels_last; outputs and gradients equal a copy whose
+    weights are put back in the default layout, up to float rounding."""
+    torch.manual_seed(0)
+    fast = SmallCNN(in_channels=in_channels, width=8, depth=3, embedding_dim=6, image_size=(12, 12))
+    assert all(c.weight.stride(1) == 1 for c in _convs(fast))  # channels innermost
+    plain = SmallCNN(in_channels=in_channels, width=8, depth=3, embedding_dim=6, image_size=(12, 12))
+    plain.load_state_dict(fast.state_dict())
+    plain.features.to(memory_format=torch.contiguous_format)
+    assert all(c.weight.is_contiguous() and c.weight.stride(1) > 1 for c in _convs(plain))
+    plain.forward = lambda x: plain.out(torch.flatten(plain.pool(plain.features(x.contiguous())), 1))
+    images = torch.rand(5, in_channels, 12, 12)
+    out_fast, out_plain = fast(images), plain(images)
+    assert torch.allclose(out_fast, out_plain, atol=1e-5, rtol=1e-5)
+    out_fast.square().sum().backward()
+    out_plain.square().sum().backward()
+    for a, b in zip(_convs(fast), _convs(plain)):
+        assert torch.allclose(a.weight.grad, b.weight.grad, atol=1e-4, rtol=1e-4)
+
+
+def test_cnn_weights_saved_contiguous_load_channels_last(tmp_path):
+    """A folder written from default-layout weights (as every saved file is) loads into the
+    channels_last model with the same outputs, and the loaded model keeps channels_last."""
+    torch.manual_seed(1)
+    module = SmallCNN(width=4, embedding_dim=6).eval()
+    save_module(tmp_path / "m", module)
+    loaded, _ = load_module(tmp_path / "m")
+    assert all(c.weight.stride(1) == 1 for c in _convs(loaded))
+    images = torch.rand(3, 1, 8, 8)
+    assert torch.equal(module(images), loaded(images))
+    module.features.to(memory_format=torch.contiguous_format)  # as a file from before the change
+    save_module(tmp_path / "old", module)
+    old, _ = load_module(tmp_path / "old")
+    assert torch.equal(loaded(images), old(images))
