@@ -15,26 +15,8 @@ from contrastkit.train.checkpoint import list_checkpoints, load_checkpoint
 from contrastkit.train.config import ConfigError, OptimSection, ScaleSection, TrainSection
 from contrastkit.train.rundir import RunDir
 from contrastkit.train.trainer import Trainer
-from tests.helpers import randn
 from tests.recipes.tiny import TINY_TOML
-from tests.train.test_scaling import StopAfter
-
-
-class Points:
-    fields = ("anchor",)
-
-    def __init__(self):
-        self.x = randn(48, 6, seed=1, dtype=torch.float32)
-
-    def __len__(self):
-        return len(self.x)
-
-    def batch(self, indices):
-        return {"anchor": self.x[indices]}
-
-
-def noisy_views(x, generator):
-    return [x + 0.1 * torch.randn(x.shape, generator=generator) for _ in range(2)]
+from tests.train.test_scaling import Points, StopAfter, noisy_views
 
 
 def make_trainer(tmp_path, scale, loss=None):
