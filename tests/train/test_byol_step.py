@@ -9,14 +9,13 @@ import torch
 from torch import nn
 
 from contrastkit.losses import InfoNCE, NegativeCosine
-from contrastkit.recipes import build_components, load_recipe, train
+from contrastkit.recipes import build_components, load_recipe
 from contrastkit.train.batching import step_generator
-from contrastkit.train.checkpoint import list_checkpoints, load_checkpoint
 from contrastkit.train.config import ConfigError, OptimSection, ScaleSection, TrainSection
 from contrastkit.train.rundir import RunDir
 from contrastkit.train.trainer import Trainer
 from tests.recipes.tiny import TINY_TOML
-from tests.train.test_scaling import Points, StopAfter, noisy_views
+from tests.train.test_scaling import Points, noisy_views, straight_and_resumed
 
 
 def make_trainer(tmp_path, scale, loss=None):
@@ -97,17 +96,7 @@ predictor_hidden = 16
 def test_byol_state_is_checkpointed_and_resumes_to_identical_weights(tmp_path):
     recipe = tmp_path / "tiny.toml"
     recipe.write_text(BYOL_TINY)
-    steps = ["train.max_steps=8", "train.checkpoint_every=4"]
-    config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'straight')!r}", *steps])
-    straight = train(config, name, quiet=True).run_dir
-    config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'resumed')!r}", *steps])
-    with pytest.raises(KeyboardInterrupt):
-        train(config, name, quiet=True, callbacks=[StopAfter(6)])
-    (resumed,) = (tmp_path / "resumed").glob("tiny-*")
-    assert list_checkpoints(RunDir(resumed).checkpoints) == [4]
-    train(config, name, resume_dir=resumed, quiet=True)
-    a, _ = load_checkpoint(straight.checkpoints)
-    b, _ = load_checkpoint(RunDir(resumed).checkpoints)
+    a, b = straight_and_resumed(recipe, ["train.max_steps=8", "train.checkpoint_every=4"], tmp_path)
     assert int(a["model.momentum.step"]) == 8 and "model.predictor.net.0.weight" in a
     # the optimizer's last entries are the predictor's parameters (Adam moments of its last layer)
     last = max(int(key.split(".")[1]) for key in a if key.startswith("optim."))

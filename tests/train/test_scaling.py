@@ -90,22 +90,26 @@ class StopAfter(Callback):
             raise KeyboardInterrupt  # a crash between checkpoints
 
 
-def test_moco_state_is_checkpointed_and_survives_resume(tmp_path):
-    moco = ['loss.name="InfoNCE"', "loss.temperature=0.2", "scale.momentum=0.9", "scale.queue_size=48",
-            'scale.momentum_schedule="cosine"', "train.max_steps=8", "train.checkpoint_every=4"]
-    recipe = write_tiny(tmp_path)
-    config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'straight')!r}", *moco])
+def straight_and_resumed(recipe, sets, tmp_path):
+    """Checkpoints ``(straight, resumed)`` of the recipe run 8 steps straight, and run again with a crash
+    at step 6 (only the checkpoint of step 4 exists, the log stops at 6) and a resume to the end;
+    ``sets`` must give ``train.max_steps=8`` and ``train.checkpoint_every=4``."""
+    config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'straight')!r}", *sets])
     straight = train(config, name, quiet=True).run_dir
-    config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'resumed')!r}", *moco])
+    config, name = load_recipe(str(recipe), [f"run.output_dir={str(tmp_path / 'resumed')!r}", *sets])
     with pytest.raises(KeyboardInterrupt):
         train(config, name, quiet=True, callbacks=[StopAfter(6)])
     (resumed,) = (tmp_path / "resumed").glob("tiny-*")
-    # the crash came at step 6: only the checkpoint of step 4 exists, and the log stops at step 6
     assert list_checkpoints(RunDir(resumed).checkpoints) == [4]
     assert max(r["step"] for r in RunDir(resumed).read_metrics() if r["kind"] == "train") == 6
     train(config, name, resume_dir=resumed, quiet=True)
-    a, _ = load_checkpoint(straight.checkpoints)
-    b, _ = load_checkpoint(RunDir(resumed).checkpoints)
+    return load_checkpoint(straight.checkpoints)[0], load_checkpoint(RunDir(resumed).checkpoints)[0]
+
+
+def test_moco_state_is_checkpointed_and_survives_resume(tmp_path):
+    moco = ['loss.name="InfoNCE"', "loss.temperature=0.2", "scale.momentum=0.9", "scale.queue_size=48",
+            'scale.momentum_schedule="cosine"', "train.max_steps=8", "train.checkpoint_every=4"]
+    a, b = straight_and_resumed(write_tiny(tmp_path), moco, tmp_path)
     assert "model.queue.keys" in a and "model.momentum.step" in a and int(a["model.momentum.step"]) == 8
     assert a.keys() == b.keys()
     for key in a:
