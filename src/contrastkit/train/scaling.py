@@ -105,12 +105,12 @@ class ScaleStep:
         self.encoder, self.loss, self.call_loss, self.autocast = encoder, loss, call_loss, autocast
         self.chunk_size = scale.chunk_size
         self.moco = scale.momentum is not None or scale.queue_size is not None
+        device = next(model.parameters()).device
         self.predictor = None if scale.predictor_hidden is None else Predictor(
-            out_dim, scale.predictor_hidden).to(next(model.parameters()).device)
+            out_dim, scale.predictor_hidden).to(device)
         self.momentum = None if scale.momentum is None else MomentumEncoder(
             model, scale.momentum, schedule=scale.momentum_schedule,
             total_steps=total_steps if scale.momentum_schedule == "cosine" else None)
-        device = next(model.parameters()).device
         self.queue = None if scale.queue_size is None else Queue(
             scale.queue_size, out_dim, gather_distributed=world_size > 1).to(device)
 
