@@ -219,6 +219,22 @@ def _finite(x) -> bool:
     return bool(np.isfinite(np.asarray(x, dtype=np.float64)).all())
 
 
+def checked_call(name: str, argnames, call, case: Case):
+    """``("error", message)`` when ``call()`` raises a ValueError naming one of ``argnames``, else
+    ``("value", result)``; :class:`SilentWrong` for any other exception, or a result on a non-finite input."""
+    try:
+        value = call()
+    except ValueError as error:
+        if not names_an_argument(error, argnames):
+            raise SilentWrong(f"{name}: ValueError without an argument name: {error}") from error
+        return "error", str(error)
+    except Exception as error:
+        raise SilentWrong(f"{name}: {type(error).__name__} instead of ValueError: {error}") from error
+    if case.pattern == "nonfinite":
+        raise SilentWrong(f"{name}: accepted a {case.nonfinite} input and returned {value}")
+    return "value", value
+
+
 def run_loss(name: str, case: Case, backend: str | None = None):
     """``("error", message)`` or ``("finite", value)``; raises :class:`SilentWrong` otherwise."""
     build, make, argnames, nonnegative, _ = LOSSES[name]
@@ -230,21 +246,18 @@ def run_loss(name: str, case: Case, backend: str | None = None):
     args = [x for x in leaves if not isinstance(x, Keyword)]
     kwargs = {x.name: x.value for x in leaves if isinstance(x, Keyword)}
     leaves = [*args, *kwargs.values()]
-    try:
+
+    def call():
         loss = build(case)
         if backend is not None:
             # tiles of 1-3 rows for small N; larger N (up to 3 x 65 rows) in tiles of >= 16 rows
             tile = case.streaming_tile if case.n <= 7 else max(case.streaming_tile, 16)
             loss.backend, loss.tile_size = backend, (tile if backend == "streaming" else None)
-        value = loss(*args, **kwargs)
-    except ValueError as error:
-        if not names_an_argument(error, (*argnames, *OPTIONS)):
-            raise SilentWrong(f"{name}: ValueError without an argument name: {error}") from error
-        return "error", str(error)
-    except Exception as error:
-        raise SilentWrong(f"{name}: {type(error).__name__} instead of ValueError: {error}") from error
-    if case.pattern == "nonfinite":
-        raise SilentWrong(f"{name}: accepted a {case.nonfinite} input and returned {value}")
+        return loss(*args, **kwargs)
+
+    kind, value = checked_call(name, (*argnames, *OPTIONS), call, case)
+    if kind == "error":
+        return kind, value
     if case.n == 1 and name in NEEDS_NEGATIVES:
         raise SilentWrong(f"{name}: accepted one instance (no negative) and returned {value}")
     if not _finite(value):
@@ -342,16 +355,9 @@ def run_evaluation(name: str, case: Case):
     fn, argnames, in_range = EVALUATIONS[name]
     g = torch.Generator().manual_seed(case.seed)
     x, y, labels = _eval_inputs(case, g)
-    try:
-        value = fn(x, y, labels, case)
-    except ValueError as error:
-        if not names_an_argument(error, argnames):
-            raise SilentWrong(f"{name}: ValueError without an argument name: {error}") from error
-        return "error", str(error)
-    except Exception as error:
-        raise SilentWrong(f"{name}: {type(error).__name__} instead of ValueError: {error}") from error
-    if case.pattern == "nonfinite":
-        raise SilentWrong(f"{name}: accepted a {case.nonfinite} input and returned {value}")
+    kind, value = checked_call(name, argnames, lambda: fn(x, y, labels, case), case)
+    if kind == "error":
+        return kind, value
     if not _finite(value):
         raise SilentWrong(f"{name}: non-finite result {value}")
     if name == "uniformity" and case.pattern == "identical" and value < -rounding(case, t=2):
