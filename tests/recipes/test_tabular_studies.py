@@ -146,3 +146,25 @@ def test_centroid_and_forest_scores_rank_far_rows_as_anomalies():
     assert centroid_auroc(normal, test, 1 - labels) < 0.05  # the test can fail: swapped labels
     far = torch.cat([test[:50], torch.randn(50, 8) + 6])  # far from the normal rows in every feature
     assert isolation_forest_auroc(normal, far, labels) > 0.95
+
+
+def test_quantile_transform_is_fitted_on_training_rows_and_shared_by_held_out_rows(numbered_bio):
+    from contrastkit.data.one_class import bio_train_one_class
+
+    options = {"test_rows": 50, "validation_rows": 60, "transform": "quantile"}
+    train = bio_train_one_class(test_rows=50, validation_rows=60, transform="quantile")
+    raw = bio_train_one_class(test_rows=50, validation_rows=60)
+    assert torch.equal(train.labels, raw.labels) and not torch.allclose(train.features, raw.features)
+    assert abs(float(train.features[:, 0].mean())) < 0.1  # about normal on the rows it was fitted on
+    test = held_out_rows(options, "test")
+    # test ids (0..49) lie below every training id (>= 110): the training fit maps all to its minimum
+    assert torch.allclose(test.features[:, 0], train.features[:, 0].min().expand(50))
+    seven = {float(v): float(t) for v, t in zip(raw.features[:, 1], train.features[:, 1], strict=True)}
+    validation = held_out_rows(options, "validation")
+    raw_validation = held_out_rows({**options, "transform": "none"}, "validation")
+    for v, t in zip(raw_validation.features[:, 1], validation.features[:, 1], strict=True):
+        assert abs(seven[float(v)] - float(t)) < 1e-5  # the same map as the training rows'
+    with pytest.raises(ValueError, match="transform"):
+        held_out_rows({**options, "transform": "log"}, "test")
+    with pytest.raises(ValueError, match="transform"):
+        bio_train_one_class(transform="log")

@@ -10,6 +10,10 @@ features:
 - CLAN kNN: mean cosine distance to the ``k`` nearest benign training embeddings;
 - raw-feature kNN (cosine and Euclidean) and scikit-learn's IsolationForest (200 trees).
 
+With ``data.transform = "quantile"`` every feature goes through one quantile-to-normal map fitted
+on the benign training rows (:func:`~contrastkit.data.one_class.bio_quantiles`) before the
+standardisation, for CLAN and both baselines alike.
+
 ``split="validation"`` scores the labelled validation rows (``data.validation_rows`` after the test
 rows, disjoint from both the test rows and the training rows) for choosing settings;
 ``split="test"`` the fixed test rows.
@@ -50,18 +54,28 @@ def centroid_auroc(train_z, test_z, anomaly) -> float:
 
 
 def held_out_rows(options: dict, split: str):
-    """The unstandardised test or validation rows of ``bio_train`` for the recipe's data options."""
-    from ..data.one_class import bio_train_one_class_test, bio_train_one_class_validation
+    """The unstandardised test or validation rows of ``bio_train`` for the recipe's data options,
+    through the recipe's feature transform (fitted on its benign training rows)."""
+    from ..data.one_class import (BIO_TRANSFORMS, bio_quantiles, bio_train_one_class, bio_train_one_class_test,
+                                  bio_train_one_class_validation)
 
     if split not in SPLITS:
         raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
+    transform = options.get("transform", "none")
+    if transform not in BIO_TRANSFORMS:
+        raise ValueError(f"data.transform: expected one of {', '.join(BIO_TRANSFORMS)}, got {transform!r}")
     test_rows, seed = options.get("test_rows", 20000), options.get("subset_seed", 0)
-    if split == "test":
-        return bio_train_one_class_test(test_rows, seed, standardize=False)
     validation_rows = options.get("validation_rows", 0)
-    if not validation_rows:
+    if split == "test":
+        rows = bio_train_one_class_test(test_rows, seed, standardize=False)
+    elif not validation_rows:
         raise ValueError("data.validation_rows: set it (> 0) to score the validation split")
-    return bio_train_one_class_validation(validation_rows, test_rows, seed, standardize=False)
+    else:
+        rows = bio_train_one_class_validation(validation_rows, test_rows, seed, standardize=False)
+    if transform == "quantile":
+        normal = bio_train_one_class(options.get("max_rows"), test_rows, seed, False, validation_rows)
+        rows.features = bio_quantiles(normal.features)(rows.features)
+    return rows
 
 
 def clan_bio(config, *, k: int = 5, split: str = "test", quiet: bool = True) -> dict[str, float]:
