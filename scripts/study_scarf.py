@@ -10,8 +10,12 @@ import json
 import sys
 from pathlib import Path
 
-from contrastkit.recipes.label_scarcity import (check_fraction, check_noise_rate, label_fraction_study,
-                                                markdown_summary)
+from contrastkit.recipes.label_scarcity import (
+    check_fraction,
+    check_noise_rate,
+    label_fraction_study,
+    markdown_summary,
+)
 
 
 def check_arguments(args) -> None:

@@ -9,8 +9,13 @@ import torch
 
 from contrastkit.data.tabular import TableData
 from contrastkit.recipes import label_scarcity
-from contrastkit.recipes.label_scarcity import (check_noise_rate, flip_labels, markdown_summary,
-                                                paired_verdict, probe_feature_sets)
+from contrastkit.recipes.label_scarcity import (
+    check_noise_rate,
+    flip_labels,
+    markdown_summary,
+    paired_verdict,
+    probe_feature_sets,
+)
 from contrastkit.recipes.tabular_anomaly import centroid_auroc, held_out_rows, isolation_forest_auroc
 
 
@@ -74,9 +79,8 @@ def test_markdown_summary_has_a_noise_column_and_the_paired_difference():
     assert "| 0.0100 ± 0.0000 | reproduced | 3 |" in line
 
 
-def test_study_settings_put_the_noisy_rows_at_the_noise_fraction(monkeypatch):
-    calls = []
-    monkeypatch.setattr(label_scarcity, "check_fraction", lambda f: calls.append(f) or float(f))
+def test_study_rejects_a_bad_noise_rate_before_training(monkeypatch):
+    monkeypatch.setattr("contrastkit.recipes.runner.train", lambda *a, **k: pytest.fail("trained"))
     with pytest.raises(ValueError, match="label noise rate"):
         label_scarcity.label_fraction_study("scarf-breast-cancer", [0.1], 1, noise_rates=[0.2, 1.0])
 
@@ -87,7 +91,8 @@ def test_study_settings_put_the_noisy_rows_at_the_noise_fraction(monkeypatch):
                                                          ("--fractions", "2", "--fractions")])
 def test_scarf_script_bad_noise_or_fraction_is_one_line_exit_2_before_training(option, value, named,
                                                                                tmp_path, capsys):
-    code = _script("study_scarf").main(["scarf-breast-cancer", option, value, "--output", str(tmp_path / "o")])
+    code = _script("study_scarf").main(["scarf-breast-cancer", option, value,
+                                        "--output", str(tmp_path / "o")])
     err = capsys.readouterr().err
     assert code == 2 and err.count("\n") == 1 and named in err
     assert not (tmp_path / "o").exists()
@@ -105,8 +110,11 @@ def numbered_bio(monkeypatch):
 
 
 def test_bio_validation_rows_are_disjoint_from_test_and_training_rows(numbered_bio):
-    from contrastkit.data.one_class import (bio_train_one_class, bio_train_one_class_test,
-                                            bio_train_one_class_validation)
+    from contrastkit.data.one_class import (
+        bio_train_one_class,
+        bio_train_one_class_test,
+        bio_train_one_class_validation,
+    )
 
     test = set(bio_train_one_class_test(50).inputs[:, 0].tolist())
     validation = bio_train_one_class_validation(60, 50).inputs[:, 0]
@@ -123,7 +131,7 @@ def test_bio_validation_rows_are_disjoint_from_test_and_training_rows(numbered_b
 def test_held_out_rows_needs_validation_rows_and_a_known_split(numbered_bio):
     assert len(held_out_rows({"test_rows": 50, "validation_rows": 40}, "validation")) == 40
     assert len(held_out_rows({"test_rows": 50}, "test")) == 50
-    with pytest.raises(ValueError, match="data.validation_rows"):
+    with pytest.raises(ValueError, match=r"data\.validation_rows"):
         held_out_rows({"test_rows": 50}, "validation")
     with pytest.raises(ValueError, match="split"):
         held_out_rows({}, "train")

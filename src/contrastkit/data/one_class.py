@@ -88,9 +88,10 @@ def bio_train_one_class(max_rows: int | None = None, test_rows: int = 20000, sub
 
 def bio_quantiles(train_features: torch.Tensor):
     """A function mapping rows through scikit-learn's ``QuantileTransformer`` (1,000 quantiles or one
-    per row if fewer, normal output, ``random_state=0``) fitted on ``train_features``: the same fit for the same rows,
-    so training rows, held-out rows and every baseline share one transform. bio_train's features are
-    heavy-tailed (its positives have 31% of their standardised values beyond 1.7)."""
+    per row if fewer, normal output, ``random_state=0``) fitted on ``train_features``: the same fit for
+    the same rows, so training rows, held-out rows and every baseline share one transform.
+    bio_train's features are heavy-tailed (its positives have 31% of their standardised values
+    beyond 1.7)."""
     from sklearn.preprocessing import QuantileTransformer
 
     fitted = QuantileTransformer(n_quantiles=min(1000, len(train_features)), output_distribution="normal",

@@ -156,7 +156,8 @@ def markdown_summary(rows: list[dict]) -> str:
              "| --- | --- | --- |" + " --- |" * (len(FEATURE_SETS) + 3)]
     keys = dict.fromkeys((r["recipe"], r["fraction"], r.get("noise", 0.0)) for r in rows)
     for recipe, fraction, noise in keys:
-        mine = [r for r in rows if (r["recipe"], r["fraction"], r.get("noise", 0.0)) == (recipe, fraction, noise)]
+        mine = [r for r in rows
+                if (r["recipe"], r["fraction"], r.get("noise", 0.0)) == (recipe, fraction, noise)]
         by_set = {f: {r["seed"]: r["accuracy"] for r in mine if r["features"] == f} for f in FEATURE_SETS}
         seeds = sorted(set(by_set["raw"]) & set(by_set["embedding"]))
         differences = [by_set["embedding"][s] - by_set["raw"][s] for s in seeds]

@@ -56,8 +56,13 @@ def centroid_auroc(train_z, test_z, anomaly) -> float:
 def held_out_rows(options: dict, split: str):
     """The unstandardised test or validation rows of ``bio_train`` for the recipe's data options,
     through the recipe's feature transform (fitted on its benign training rows)."""
-    from ..data.one_class import (BIO_TRANSFORMS, bio_quantiles, bio_train_one_class, bio_train_one_class_test,
-                                  bio_train_one_class_validation)
+    from ..data.one_class import (
+        BIO_TRANSFORMS,
+        bio_quantiles,
+        bio_train_one_class,
+        bio_train_one_class_test,
+        bio_train_one_class_validation,
+    )
 
     if split not in SPLITS:
         raise ValueError(f"split: expected one of {', '.join(SPLITS)}, got {split!r}")
