@@ -176,3 +176,13 @@ def test_quantile_transform_is_fitted_on_training_rows_and_shared_by_held_out_ro
         held_out_rows({**options, "transform": "log"}, "test")
     with pytest.raises(ValueError, match="transform"):
         bio_train_one_class(transform="log")
+
+
+@pytest.mark.parametrize(("override", "named"), [("data.transform='log'", "data.transform"),
+                                                 ("data.validation_rows=-5", "data.validation_rows")])
+def test_clan_bio_bad_data_option_is_one_line_exit_2(override, named, tmp_path, capsys):
+    from contrastkit.cli import main
+
+    assert main(["train", "clan-bio", "--set", override, "--set", f"run.output_dir='{tmp_path}'"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and named in err
