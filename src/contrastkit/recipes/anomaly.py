@@ -34,22 +34,6 @@ def knn_auroc(train_features, test_features, anomaly, k: int = 2) -> float:
     return auroc(knn_anomaly_scores(train_features, test_features, k), np.asarray(anomaly))
 
 
-def euclidean_knn_auroc(train_x, test_x, anomaly, k: int = 5) -> float:
-    """AUROC of the mean Euclidean distance to the ``k`` nearest normal rows (scikit-learn)."""
-    from sklearn.neighbors import NearestNeighbors
-
-    distances, _ = NearestNeighbors(n_neighbors=k).fit(train_x.numpy()).kneighbors(test_x.numpy())
-    return auroc(distances.mean(axis=1), np.asarray(anomaly))
-
-
-def isolation_forest_auroc(train_x, test_x, anomaly, seed: int = 0) -> float:
-    """AUROC of scikit-learn's IsolationForest (200 trees) fitted on the normal rows."""
-    from sklearn.ensemble import IsolationForest
-
-    forest = IsolationForest(n_estimators=200, random_state=seed).fit(train_x.numpy())
-    return auroc(-forest.score_samples(test_x.numpy()), np.asarray(anomaly))
-
-
 def embed(encoder: torch.nn.Module, inputs: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
         return embed_all(encoder, inputs, torch.device("cpu"), 512)
@@ -107,33 +91,3 @@ def one_class_msc(config, normal_class: int, *, msc_steps: int = 100, msc_lr: fl
         "after MSC": knn_auroc(embed(tuned, normal), embed(tuned, test.inputs), anomaly, k),
     }
 
-
-def clan_bio(config, *, k: int = 5, quiet: bool = True) -> dict[str, float]:
-    """Train the ``clan-bio`` recipe (CLAN on benign ``bio_train`` rows, through the trainer) and
-    score the held-out rows: kNN on CLAN embeddings vs kNN on raw features vs IsolationForest."""
-    from ..data.one_class import bio_train_one_class_test
-    from .build import load_data
-    from .inference import load_run_encoder
-    from .runner import train
-
-    options = dict(config.data.options)
-    if options.get("standardize", True) is not True:
-        raise ValueError("data.standardize: the CLAN study scores standardised features; keep it true")
-    run = train(config, "clan-bio", quiet=quiet, write_report=False)
-    raw_config = config.model_copy(deep=True)
-    raw_config.data.model_extra["standardize"] = False
-    train_raw, _ = load_data(raw_config)  # the run's training split, before its standardisation
-    mean = train_raw.inputs.mean(0)
-    std = train_raw.inputs.std(0, unbiased=False)
-    std = torch.where(std > 0, std, torch.ones_like(std))
-    test = bio_train_one_class_test(options.get("test_rows", 20000), options.get("subset_seed", 0),
-                                    standardize=False)
-    normal, test_x = (train_raw.inputs - mean) / std, (test.inputs - mean) / std
-    anomaly = test.labels.numpy()
-    encoder, _ = load_run_encoder(run.run_dir.path, torch.device("cpu"))
-    return {
-        "raw-feature kNN (cosine)": knn_auroc(normal, test_x, anomaly, k),
-        "raw-feature kNN (Euclidean)": euclidean_knn_auroc(normal, test_x, anomaly, k),
-        "IsolationForest": isolation_forest_auroc(normal, test_x, anomaly, config.run.seed),
-        "CLAN kNN": knn_auroc(embed(encoder, normal), embed(encoder, test_x), anomaly, k),
-    }
