@@ -9,7 +9,10 @@ Mean-Shifted Contrastive Loss (Reiss & Hoshen, AAAI 2023, arXiv:2106.03844) fine
 pretrained encoder with :class:`~contrastkit.losses.MeanShifted` around the center
 :math:`c` = normalised mean of the pretrained, normalised features of the normal training set,
 computed once before fine-tuning and held fixed, as the official code. That stage is a small loop
-here (:func:`mean_shifted_finetune`) until the trainer can hold a loss center.
+here (:func:`mean_shifted_finetune`) until the trainer can hold a loss center. The paper starts from
+an ImageNet network; :func:`load_pretrained` starts from one contrastive run on unlabelled images
+(e.g. ``simclr-fashion-mnist``) shared by all ten normal classes, :func:`one_class_msc` (the older
+variant) from a ``msc-fashion-mnist`` run on the normal class's images only.
 """
 
 from __future__ import annotations
