@@ -1,6 +1,6 @@
 """Anomaly studies of docs/studies.md: one-class Fashion-MNIST with MSC, and CLAN on bio_train.
 
-    python scripts/study_anomaly.py msc --pretrained RUN_DIR [--part validation] [--msc-steps 400]
+    python scripts/study_anomaly.py msc --pretrained RUN_DIR [--part validation] [--msc-steps 25]
     python scripts/study_anomaly.py msc --classes 0 1 2 3 4 5 6 7 8 9 [--msc-steps 100]
     python scripts/study_anomaly.py clan --seeds 3
 """
@@ -31,18 +31,19 @@ def main(argv=None) -> int:
     parser.add_argument("--classes", type=int, nargs="+", default=list(range(10)))
     parser.add_argument("--seeds", type=int, default=1)
     parser.add_argument("--msc-steps", type=int, default=None,
-                        help="MSC steps (default: 400 with --pretrained, else 100)")
+                        help="MSC steps (default: 25 with --pretrained, else 100)")
     msc = parser.add_argument_group("msc --pretrained",
                                     "one pretrained run (e.g. simclr-fashion-mnist) for every class")
     msc.add_argument("--pretrained", metavar="RUN_DIR", help="start MSC from this run's encoder and views")
     msc.add_argument("--part", choices=["test", "validation"], default="test",
                      help="validation: score on the run's own validation split (for choosing settings)")
-    msc.add_argument("--features", choices=["encoder", "pooled"], default="encoder")
+    # defaults: the setting chosen on validation (docs/studies.md, 5a)
+    msc.add_argument("--features", choices=["encoder", "pooled"], default="pooled")
     msc.add_argument("--msc-lr", type=float, default=1e-4)
     msc.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     msc.add_argument("--weight-decay", type=float, default=0.0)
     msc.add_argument("--temperature", type=float, default=0.25)
-    msc.add_argument("--angular", action="store_true")
+    msc.add_argument("--angular", action=argparse.BooleanOptionalAction, default=True)
     msc.add_argument("--k", type=int, default=2)
     msc.add_argument("--score-steps", type=int, nargs="*", default=[],
                      help="also report the AUROC after these MSC steps")
@@ -63,7 +64,7 @@ def main(argv=None) -> int:
                 normal, inputs, anomaly = one_class_split(config, c, args.part, args.data)
                 rows[str(c)] = msc_aurocs(
                     encoder, views, normal, inputs, anomaly, features=args.features, k=args.k,
-                    score_steps=args.score_steps, steps=args.msc_steps or 400, lr=args.msc_lr,
+                    score_steps=args.score_steps, steps=args.msc_steps or 25, lr=args.msc_lr,
                     optimizer=args.optimizer, weight_decay=args.weight_decay, temperature=args.temperature,
                     angular=args.angular, seed=config.run.seed)
                 print(f"class {c}: {rows[str(c)]}", file=sys.stderr, flush=True)
