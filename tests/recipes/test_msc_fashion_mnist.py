@@ -147,7 +147,7 @@ def test_study_starts_from_the_pretrained_run(tmp_path):
         run = _run_dir(tmp_path / f"run{seed}", seed)
         out = tmp_path / f"out{seed}"
         assert script.main(["msc", "--pretrained", str(run), "--part", "validation", "--classes", "3",
-                            "--msc-steps", "2", "--output", str(out)]) == 0
+                            "--msc-steps", "2", "--features", "encoder", "--output", str(out)]) == 0
         results.append(json.loads((out / "msc.json").read_text())["3"])
         config = read_run_config(run)
         normal, inputs, anomaly = one_class_split(config, 3, "validation")
