@@ -96,3 +96,59 @@ def test_cnn_weights_saved_contiguous_load_channels_last(tmp_path):
     save_module(tmp_path / "old", module)
     old, _ = load_module(tmp_path / "old")
     assert torch.equal(loaded(images), old(images))
+
+
+@pytest.mark.parametrize("kind, convs_per_block", [("conv", 2), ("residual", 3)])
+def test_cnn_extra_layers_are_built_saved_and_loaded(tmp_path, kind, convs_per_block):
+    """``extra`` adds layers to every block: more convolutions (and parameters), same output shape,
+    and a saved folder rebuilds the same network (its keys are in ``config_keys``)."""
+    torch.manual_seed(0)
+    plain = SmallCNN(width=4, depth=3, embedding_dim=6, image_size=(12, 12))
+    deeper = SmallCNN(width=4, depth=3, embedding_dim=6, image_size=(12, 12), extra=1, extra_kind=kind)
+    convs = [m for m in deeper.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(_convs(plain)) == 3 and len(convs) == 3 * convs_per_block
+    assert sum(p.numel() for p in deeper.parameters()) > sum(p.numel() for p in plain.parameters())
+    images = torch.rand(5, 1, 12, 12)
+    assert deeper(images).shape == (5, 6)
+    with torch.no_grad():
+        for buffer in deeper.buffers():
+            if buffer.is_floating_point():
+                buffer.add_(0.25)
+    save_module(tmp_path / "m", deeper)
+    loaded, _ = load_module(tmp_path / "m")
+    assert (loaded.extra, loaded.extra_kind) == (1, kind)
+    deeper.eval()
+    assert torch.equal(loaded(images), deeper(images))
+
+
+def test_cnn_extra_defaults_keep_the_plain_network_and_old_folders(tmp_path):
+    """``extra = 0`` is the network as it was (same state-dict keys), and a folder saved before the
+    option existed (no ``extra`` keys in config.json) still loads."""
+    import json
+
+    cnn = SmallCNN(width=4, depth=2, embedding_dim=6)
+    assert list(cnn.state_dict()) == [
+        "features.0.weight", "features.1.weight", "features.1.bias", "features.1.running_mean",
+        "features.1.running_var", "features.1.num_batches_tracked", "features.3.weight",
+        "features.4.weight", "features.4.bias", "features.4.running_mean", "features.4.running_var",
+        "features.4.num_batches_tracked", "out.weight", "out.bias"]
+    save_module(tmp_path / "m", cnn)
+    config_path = tmp_path / "m" / "config.json"
+    config = json.loads(config_path.read_text())
+    text = json.dumps(config)
+    assert '"extra"' in text and '"extra_kind"' in text
+
+    def drop(node):
+        if isinstance(node, dict):
+            return {k: drop(v) for k, v in node.items() if k not in ("extra", "extra_kind")}
+        return node
+    config_path.write_text(json.dumps(drop(config)))
+    loaded, _ = load_module(tmp_path / "m")
+    assert loaded.extra == 0 and torch.equal(loaded.out.weight, cnn.out.weight)
+
+
+def test_cnn_extra_rejects_bad_values():
+    with pytest.raises(ValueError, match="extra: expected an int >= 0"):
+        SmallCNN(extra=-1)
+    with pytest.raises(ValueError, match="extra_kind"):
+        SmallCNN(extra=1, extra_kind="dense")

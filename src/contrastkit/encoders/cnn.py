@@ -12,10 +12,33 @@ def _positive_int(name: str, value) -> int:
     return value
 
 
+class _ConvBNReLU(nn.Sequential):
+    def __init__(self, channels: int):
+        super().__init__(nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+                         nn.ReLU(inplace=True))
+
+
+class _Residual(nn.Module):
+    """``relu(x + BN(conv(relu(BN(conv(x))))))``: a basic residual block at constant width."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels))
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.relu(x + self.body(x))
+
+
 class SmallCNN(nn.Module):
     """Conv(3x3) -> BN -> ReLU blocks; every block after the first halves the resolution with
     stride 2 and doubles the width, then global average pooling and a linear map to
-    ``embedding_dim``.
+    ``embedding_dim``. ``extra`` adds layers after each block's first conv, at its resolution and
+    width: ``extra_kind = "conv"`` one more Conv-BN-ReLU each, ``"residual"`` one basic residual
+    block each (two convs and an identity shortcut).
 
     Args:
         in_channels: image channels (1 grey, 3 RGB).
@@ -23,6 +46,8 @@ class SmallCNN(nn.Module):
         depth: number of conv blocks.
         embedding_dim: size of the output representation.
         image_size: expected input ``(H, W)``; stored so that a saved encoder knows its input.
+        extra: layers added to every block (0 = the plain network, as before this option).
+        extra_kind: ``"conv"`` or ``"residual"``: what each extra layer is.
     Shapes:
         ``(N, in_channels, H, W)`` -> ``(N, embedding_dim)``.
 
@@ -32,7 +57,7 @@ class SmallCNN(nn.Module):
     rounding; saved weights are written contiguous and load into either layout.
     """
 
-    config_keys = ("in_channels", "width", "depth", "embedding_dim", "image_size")
+    config_keys = ("in_channels", "width", "depth", "embedding_dim", "image_size", "extra", "extra_kind")
 
     def __init__(
         self,
@@ -41,6 +66,8 @@ class SmallCNN(nn.Module):
         depth: int = 3,
         embedding_dim: int = 128,
         image_size: tuple[int, int] | list[int] = (8, 8),
+        extra: int = 0,
+        extra_kind: str = "conv",
     ):
         super().__init__()
         self.in_channels = _positive_int("in_channels", in_channels)
@@ -50,6 +77,12 @@ class SmallCNN(nn.Module):
         if len(image_size) != 2:
             raise ValueError(f"image_size: expected (H, W), got {image_size!r}")
         self.image_size = [_positive_int("image_size", int(s)) for s in image_size]
+        if isinstance(extra, bool) or not isinstance(extra, int) or extra < 0:
+            raise ValueError(f"extra: expected an int >= 0, got {extra!r}")
+        if extra_kind not in ("conv", "residual"):
+            raise ValueError(f"extra_kind: expected 'conv' or 'residual', got {extra_kind!r}")
+        self.extra, self.extra_kind = extra, extra_kind
+        layer = _ConvBNReLU if extra_kind == "conv" else _Residual
         layers, channels = [], self.in_channels
         for block in range(self.depth):
             out = self.width * 2**block
@@ -58,6 +91,7 @@ class SmallCNN(nn.Module):
                 nn.BatchNorm2d(out),
                 nn.ReLU(inplace=True),
             ]
+            layers += [layer(out) for _ in range(self.extra)]  # none by default: same state-dict keys
             channels = out
         self.features = nn.Sequential(*layers)
         self.pool = nn.AdaptiveAvgPool2d(1)
