@@ -52,7 +52,7 @@ def test_the_selected_model_is_the_step_with_the_best_validation_auroc(numbered_
     from contrastkit.recipes.runner import train
 
     scripted = ScriptedAUROC([0.6, 0.9, 0.7])  # steps 2, 4, 6: step 4 is the best, not the last
-    monkeypatch.setattr(AnomalyEvaluator, "metrics", scripted)
+    monkeypatch.setattr(AnomalyEvaluator, "metrics", lambda self, a, b: scripted(self, a, b))
     run = train(tiny_clan(tmp_path), "clan-bio", quiet=True, write_report=False)
     assert len(scripted.calls) == 3 and run.selection["selected_step"] == 4
     assert run.selection["validation_value"] == 0.9
