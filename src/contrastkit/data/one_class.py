@@ -71,7 +71,9 @@ def bio_train_one_class(max_rows: int | None = None, test_rows: int = 20000, sub
                         standardize: bool = True, validation_rows: int = 0, transform: str = "none"):
     """Benign rows of ``bio_train`` after the test and validation rows (the first ``max_rows`` of
     them), labelled 0; ``transform="quantile"`` maps each feature through :func:`bio_quantiles`
-    fitted on exactly these rows."""
+    fitted on exactly these rows. With ``validation_rows`` the result's ``labelled_validation()``
+    gives the labelled validation rows through the same map: the trainer's validation split
+    (:func:`~contrastkit.recipes.splits.load_splits`), so a run can select its checkpoint on them."""
     from .widedeep import load_bio_train
 
     _check_bio_rows(test_rows, validation_rows)
@@ -81,9 +83,20 @@ def bio_train_one_class(max_rows: int | None = None, test_rows: int = 20000, sub
     rest = data.subset(torch.arange(test_rows + validation_rows, len(data)))
     keep = torch.nonzero(rest.labels == 0).flatten()
     normal = rest.subset(keep if max_rows is None else keep[:max_rows])
-    if transform == "quantile":
-        normal.features = bio_quantiles(normal.features)(normal.features)
+    mapped = bio_quantiles(normal.features) if transform == "quantile" else None
+    if mapped is not None:
+        normal.features = mapped(normal.features)
+    if validation_rows:
+        normal.labelled_validation = lambda: _mapped_validation(validation_rows, test_rows, subset_seed,
+                                                                standardize, mapped)
     return normal
+
+
+def _mapped_validation(validation_rows, test_rows, subset_seed, standardize, mapped):
+    rows = bio_train_one_class_validation(validation_rows, test_rows, subset_seed, standardize)
+    if mapped is not None:
+        rows.features = mapped(rows.features)
+    return rows
 
 
 def bio_quantiles(train_features: torch.Tensor):

@@ -13,7 +13,8 @@ query's own document relevant, the corpus being every distinct document; or ``qu
 ``relevance_path`` with ``id`` / ``text`` and ``query_id`` / ``corpus_id`` (/ ``score``) columns),
 ``sts`` (``sentence1``, ``sentence2``, ``score``), ``classification`` (``text`` + ``label``; the file
 is split in half, seeded and stratified, and kNN / linear-probe accuracy of the second half is
-measured from the first). Column names are options (``query_column = "question"``). Another
+measured from the first), ``anomaly`` (no file: kNN anomaly AUROC of the labelled split it is bound
+to, :class:`AnomalyTask`). Column names are options (``query_column = "question"``). Another
 task is one registration: ``EVAL_TASKS.register("zero_shot", "package.module:builder")``.
 A file lacking a column its task needs fails before training, naming the task, file and column.
 """
@@ -115,9 +116,34 @@ def classification_task(path: str, text_column: str = "text", label_column: str 
                                    k=min(k, len(train)), name=prefix)
 
 
+class AnomalyTask:
+    """kNN anomaly AUROC (:class:`~contrastkit.evaluate.AnomalyEvaluator`: mean cosine distance to
+    the ``k`` nearest normal training embeddings) of the split it is bound to, every row of it (not
+    capped by ``eval.max_samples``: anomalies are rare), against every normal (label 0) training row.
+    The validation split must hold both labels (select with ``train.best_metric = "anomaly/auroc"``);
+    a test split of normal rows only (a one-class run's own hold-out) gets no anomaly metric."""
+
+    def __init__(self, k: int = 2, prefix: str = "anomaly"):
+        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
+            raise ConfigError(f"eval.tasks (anomaly): k = {k!r}: expected a positive int")
+        self.k, self.name = k, prefix
+
+    def bind(self, config, data, role: str, train=None):
+        labels = getattr(data, "labels", None)
+        if labels is None or set(torch.unique(labels).tolist()) != {0, 1}:
+            if role == "validation":
+                raise ConfigError("eval.tasks (anomaly): the validation split needs labels 0 (normal) and 1 "
+                                  "(anomaly), both present (e.g. bio_train_one_class's data.validation_rows)")
+            return None
+        normal = train.inputs if train.labels is None else train.inputs[train.labels == 0]
+        return evaluate.AnomalyEvaluator(normal, data.inputs, labels, k=min(self.k, len(normal)),
+                                         name=self.name, batch_size=1024)
+
+
 EVAL_TASKS.register("retrieval", retrieval_task, "queries -> documents: Recall@k, MRR@k, NDCG@k")
 EVAL_TASKS.register("sts", sts_task, "Spearman / Pearson of cos(sentence1, sentence2) with score")
 EVAL_TASKS.register("classification", classification_task, "kNN / linear probe on text + label")
+EVAL_TASKS.register("anomaly", AnomalyTask, "kNN anomaly AUROC of labelled rows vs normal training rows")
 EVAL_TASKS.register("zero_shot", "contrastkit.recipes.zero_shot_task:ZeroShotTask",
                    "class prompts -> nearest class per image (image-text runs; seen / unseen / all)")
 

@@ -109,10 +109,10 @@ def run_data(config: Config, parts):
 
     def evaluators():
         evaluator = make_evaluator(config, splits.train, splits.test, parts.views,
-                                   bind_tasks(parts.tasks, config, splits.test, "test"))
+                                   bind_tasks(parts.tasks, config, splits.test, "test", splits.train))
         watched = None if splits.validation is None else make_evaluator(
             config, splits.train, splits.validation, parts.views,
-            bind_tasks(parts.tasks, config, splits.validation, "validation"))
+            bind_tasks(parts.tasks, config, splits.validation, "validation", splits.train))
         return evaluator, watched
 
     return splits.train, evaluators

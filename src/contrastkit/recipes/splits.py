@@ -3,7 +3,9 @@
 The test split is drawn first, exactly as before validation existed (same seed, same rows); the
 validation share is then drawn from the rest, so ``validation_fraction`` is a share of all rows.
 ``data.validation_path`` / ``data.test_path`` read those splits from their own files with the same
-source settings (e.g. the same ``[data.fields]`` mapping).
+source settings (e.g. the same ``[data.fields]`` mapping). A source whose data has a
+``labelled_validation()`` (``bio_train_one_class`` with ``validation_rows``) gives its own validation
+split, used when neither a share nor a file is set.
 """
 
 from __future__ import annotations
@@ -54,6 +56,8 @@ def load_splits(config: Config) -> Splits:
         validation = read_source(config, section.validation_path)
     elif section.validation_fraction > 0:
         train, validation = train_test_split(train, section.validation_fraction / (1 - held_out), seed + 1)
+    elif hasattr(data, "labelled_validation"):  # a source's own labelled rows (bio_train_one_class)
+        validation = data.labelled_validation()
     fit = getattr(type(train), "standardize_splits", None)  # tables: scaling from the train split only
     if fit is not None:
         scaled, test = fit(train, test)

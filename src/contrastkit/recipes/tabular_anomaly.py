@@ -8,7 +8,11 @@ features:
 - CLAN centroid (the official score): :math:`-\cos(\bar z, z)`, :math:`\bar z` = mean embedding of
   the benign training rows;
 - CLAN kNN: mean cosine distance to the ``k`` nearest benign training embeddings;
-- raw-feature kNN (cosine and Euclidean) and scikit-learn's IsolationForest (200 trees).
+- raw-feature kNN (cosine and Euclidean) and scikit-learn's IsolationForest (200 trees);
+- the untrained encoder (the same MLP at the run's initialisation) with the CLAN kNN score.
+
+The recipe selects its checkpoint on the validation rows (``[[eval.tasks]] name = "anomaly"``, the
+CLAN kNN AUROC with the same ``k``, every ``train.eval_every`` steps); the test rows are read here only.
 
 With ``data.transform = "quantile"`` every feature goes through one quantile-to-normal map fitted
 on the benign training rows (:func:`~contrastkit.data.one_class.bio_quantiles`) before the
@@ -86,7 +90,7 @@ def held_out_rows(options: dict, split: str):
 def clan_bio(config, *, k: int = 5, split: str = "test", quiet: bool = True) -> dict[str, float]:
     """Train the ``clan-bio`` recipe (CLAN on benign ``bio_train`` rows, through the trainer) and
     score the ``split`` rows: CLAN's centroid and kNN scores vs kNN on raw features vs IsolationForest."""
-    from .build import load_data
+    from .build import build_model, load_data
     from .inference import load_run_encoder
     from .runner import train
 
@@ -104,11 +108,14 @@ def clan_bio(config, *, k: int = 5, split: str = "test", quiet: bool = True) -> 
     normal, test_x = (train_raw.inputs - mean) / std, (held_out.inputs - mean) / std
     anomaly = held_out.labels.numpy()
     encoder, _ = load_run_encoder(run.run_dir.path, torch.device("cpu"))
+    untrained = build_model(config, train_raw)  # the run's own initialisation (seeded by run.seed)
+    untrained = untrained.towers[untrained.default].encoder
     train_z, test_z = embed(encoder, normal), embed(encoder, test_x)
     return {
         "raw-feature kNN (cosine)": knn_auroc(normal, test_x, anomaly, k),
         "raw-feature kNN (Euclidean)": euclidean_knn_auroc(normal, test_x, anomaly, k),
         "IsolationForest": isolation_forest_auroc(normal, test_x, anomaly, config.run.seed),
+        "untrained encoder (kNN)": knn_auroc(embed(untrained, normal), embed(untrained, test_x), anomaly, k),
         "CLAN centroid": centroid_auroc(train_z, test_z, anomaly),
         "CLAN kNN": knn_auroc(train_z, test_z, anomaly, k),
     }

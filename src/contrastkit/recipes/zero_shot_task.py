@@ -30,7 +30,7 @@ class ZeroShotTask:
                               "positive int")
         self.image, self.text, self.max_samples, self.name = image, text, max_samples, prefix
 
-    def bind(self, config, data, role: str) -> BoundZeroShot:
+    def bind(self, config, data, role: str, train=None) -> BoundZeroShot:
         """The evaluator on the first ``eval.max_samples`` rows of ``data`` (``role = "validation"``) or
         on the official test set (``"test"``)."""
         spec = caption_spec(config, "eval.tasks (zero_shot)")
@@ -94,6 +94,8 @@ class BoundZeroShot:
         return metrics
 
 
-def bind_tasks(tasks, config, data, role: str) -> list:
-    """``[[eval.tasks]]`` evaluators for one split: split-bound tasks (``bind``) get ``data``."""
-    return [task.bind(config, data, role) if hasattr(task, "bind") else task for task in tasks]
+def bind_tasks(tasks, config, data, role: str, train=None) -> list:
+    """``[[eval.tasks]]`` evaluators for one split: split-bound tasks (``bind``) get ``data`` and the
+    ``train`` split, and may give ``None`` (no metric on this split)."""
+    bound = [task.bind(config, data, role, train) if hasattr(task, "bind") else task for task in tasks]
+    return [task for task in bound if task is not None]

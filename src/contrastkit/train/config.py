@@ -99,7 +99,10 @@ class DataSection(Component):
 
     @property
     def has_validation(self) -> bool:
-        return self.validation_fraction > 0 or self.validation_path is not None
+        """A validation share, a validation file, or a source's own labelled validation rows
+        (``validation_rows``, see :func:`~contrastkit.recipes.splits.load_splits`)."""
+        own = self.options.get("validation_rows")
+        return self.validation_fraction > 0 or self.validation_path is not None or bool(own)
 
 
 class TowerSection(Section):
@@ -212,7 +215,8 @@ class Config(Section):
             raise ValueError("train.early_stop_patience needs train.best_metric (the metric to watch)")
         if self.train.best_metric and not self.data.has_validation:
             raise ValueError(f"train.best_metric = {self.train.best_metric!r}: selection needs a validation "
-                             "split (set data.validation_fraction, e.g. 0.1, or data.validation_path); "
+                             "split (set data.validation_fraction, e.g. 0.1, data.validation_path, or "
+                             "data.validation_rows where the source has labelled ones); "
                              "the test split is only read for the final table")
         if self.objectives is not None and "loss" in self.model_fields_set:
             raise ValueError("give either [loss] (one objective) or [[objectives]], not both")
